@@ -1,0 +1,1 @@
+"""Text-to-motion retrieval: shared library behind the DVC stage scripts in src/."""
