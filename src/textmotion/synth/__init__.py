@@ -1,0 +1,1 @@
+"""The procedural two-person motion-language dataset."""
