@@ -1,0 +1,664 @@
+"""Procedural two-person motion from a clip spec, built from joint rotations through FK.
+
+Each person is animated as Euler-angle tracks per joint (local, relative to the parent),
+a root trajectory on the floor (x, z), a yaw and an airborne lift. Forward kinematics then
+gives the global positions, so the stored positions and rotations agree exactly.
+
+Angle conventions (radians, local to the parent; the rest pose has the arms hanging down):
+hip x < 0 swings the thigh forward, knee x > 0 bends it; shoulder x < 0 raises the arm
+forward/up, shoulder z > 0 (left) / < 0 (right) raises it sideways, shoulder y turns it
+across the body (left < 0, right > 0); elbow x < 0 bends the forearm forward; spine x > 0
+leans forward. Yaw psi faces the direction (sin psi, 0, cos psi); +pi/2 is a left turn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import skeleton as sk
+from . import vocabulary as vocab
+
+J = sk.JOINT
+SIDES = {"left": ("left_hip", "left_knee", "left_shoulder", "left_elbow"),
+         "right": ("right_hip", "right_knee", "right_shoulder", "right_elbow")}
+# Mirror factor for sideways (z) and across-body (y) rotations of a limb.
+MIRROR = {"left": 1.0, "right": -1.0}
+FOOT_JOINTS = [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]]
+MIN_CLIP_S, MAX_CLIP_S = 2.0, 10.0
+WALK_SPEED = {"slow": 0.55, "normal": 1.1, "fast": 1.7}   # m/s
+STEP_RATE = {"slow": 0.65, "normal": 0.95, "fast": 1.25}  # strides per second
+RUN_SPEED, RUN_RATE = 3.2, 1.5
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def envelope(n: int, fps: int, ramp_s: float = 0.3) -> np.ndarray:
+    """1 in the middle of a segment, easing in and out over `ramp_s` seconds."""
+    s = np.arange(n) / fps
+    ramp = max(ramp_s, 1e-3)
+    return smoothstep(s / ramp) * smoothstep((n / fps - s) / ramp)
+
+
+def repetitions(n: int, count: int) -> np.ndarray:
+    """A 0..1..0 pulse `count` times over n frames (one smooth bump per repetition)."""
+    t = np.arange(n) / max(n - 1, 1) * count
+    return np.sin(np.pi * np.clip(t - np.floor(np.minimum(t, count - 1e-9)), 0, 1)) ** 2
+
+
+@dataclass
+class Piece:
+    """One person's tracks over one segment (world frame)."""
+    angles: np.ndarray          # (n, 22, 3) Euler angles per joint (index 0 unused)
+    xz: np.ndarray              # (n, 2)
+    yaw: np.ndarray             # (n,)
+    lift: np.ndarray            # (n,) extra height above the floor (jumps)
+
+
+@dataclass
+class PersonState:
+    x: float
+    z: float
+    yaw: float
+    seated: bool = False
+    last_angles: np.ndarray = field(default_factory=lambda: np.zeros((22, 3)))
+
+
+def facing(yaw: np.ndarray) -> np.ndarray:
+    return np.stack([np.sin(yaw), np.cos(yaw)], axis=-1)
+
+
+def leftward(yaw: np.ndarray) -> np.ndarray:
+    return np.stack([np.cos(yaw), -np.sin(yaw)], axis=-1)
+
+
+def wrap(angle: float) -> float:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def yaw_towards(src: PersonState, dst_xz: np.ndarray) -> float:
+    dx, dz = dst_xz[0] - src.x, dst_xz[1] - src.z
+    return float(np.arctan2(dx, dz))
+
+
+def seated_pose() -> np.ndarray:
+    angles = np.zeros((22, 3))
+    for side in ("left", "right"):
+        angles[J[f"{side}_hip"], 0] = -1.55
+        angles[J[f"{side}_knee"], 0] = 1.55
+    angles[J["spine1"], 0] = 0.1
+    return angles
+
+
+def base_pose(state: PersonState) -> np.ndarray:
+    return seated_pose() if state.seated else np.zeros((22, 3))
+
+
+class Animator:
+    """Builds the tracks of one segment for the persons involved."""
+
+    def __init__(self, fps: int, rng: np.random.Generator):
+        self.fps, self.rng = fps, rng
+
+    def jitter(self, value: float, spread: float = 0.1) -> float:
+        return value * self.rng.uniform(1 - spread, 1 + spread)
+
+    def frames(self, seconds: float) -> int:
+        return max(int(round(self.jitter(seconds, 0.08) * self.fps)), 4)
+
+    # ---- building blocks -------------------------------------------------------------
+    def hold(self, state: PersonState, n: int, yaw_to: float | None = None) -> Piece:
+        """Stand (or sit) still with a small idle sway, optionally turning on the spot."""
+        s = np.arange(n) / self.fps
+        angles = np.repeat(base_pose(state)[None], n, axis=0)
+        phase = self.rng.uniform(0, 2 * np.pi)
+        angles[:, J["spine2"], 2] += 0.03 * np.sin(2 * np.pi * 0.3 * s + phase)
+        angles[:, J["left_shoulder"], 2] += 0.05
+        angles[:, J["right_shoulder"], 2] -= 0.05
+        yaw = np.full(n, state.yaw)
+        if yaw_to is not None:
+            delta = wrap(yaw_to - state.yaw)
+            yaw = state.yaw + delta * smoothstep(s / max(0.6, abs(delta) / 2.5))
+            self.add_steps(angles, n, amplitude=0.25 * min(1.0, abs(delta)), rate=1.2)
+        return Piece(angles, np.tile([state.x, state.z], (n, 1)), yaw, np.zeros(n))
+
+    def add_steps(self, angles: np.ndarray, n: int, amplitude: float, rate: float,
+                  backward: bool = False, arm_swing: float = 0.5, knee: float = 0.9,
+                  env: np.ndarray | None = None) -> None:
+        """Alternating leg swing (and opposite arm swing) at `rate` strides per second."""
+        s = np.arange(n) / self.fps
+        env = envelope(n, self.fps) if env is None else env
+        phase = 2 * np.pi * rate * s * (-1 if backward else 1) + self.rng.uniform(0, 2 * np.pi)
+        swing = amplitude * env * np.sin(phase)
+        angles[:, J["left_hip"], 0] += -swing
+        angles[:, J["right_hip"], 0] += swing
+        angles[:, J["left_knee"], 0] += knee * amplitude * env * np.maximum(0, np.sin(phase + 1.2))
+        angles[:, J["right_knee"], 0] += knee * amplitude * env * np.maximum(0, -np.sin(phase + 1.2))
+        angles[:, J["left_shoulder"], 0] += arm_swing * swing
+        angles[:, J["right_shoulder"], 0] += -arm_swing * swing
+
+    def locomote(self, state: PersonState, n: int, speed: float, rate: float,
+                 heading: float, backward: bool = False, run: bool = False,
+                 turn_s: float = 0.5) -> Piece:
+        """Turn to `heading` (if needed) and walk/run along it (or backward) for n frames."""
+        s = np.arange(n) / self.fps
+        delta = wrap(heading - state.yaw)
+        turn = smoothstep(s / turn_s) if abs(delta) > 1e-3 else np.ones(n)
+        yaw = state.yaw + delta * turn
+        env = envelope(n, self.fps, 0.35) * (0.35 + 0.65 * turn)
+        velocity = speed * env[:, None] * facing(yaw) * (-1 if backward else 1)
+        xz = np.array([state.x, state.z]) + np.cumsum(velocity, axis=0) / self.fps
+        angles = np.repeat(base_pose(state)[None], n, axis=0)
+        if run:
+            self.add_steps(angles, n, 0.85, rate, arm_swing=0.7, knee=1.6, env=env)
+            angles[:, J["left_elbow"], 0] += -1.4 * env
+            angles[:, J["right_elbow"], 0] += -1.4 * env
+            angles[:, J["spine1"], 0] += 0.2 * env
+        else:
+            amplitude = 0.3 + 0.12 * speed
+            self.add_steps(angles, n, amplitude, rate, backward=backward, env=env)
+        return Piece(angles, xz, yaw, np.zeros(n))
+
+    def pose_piece(self, state: PersonState, angles: np.ndarray, lift=None) -> Piece:
+        n = len(angles)
+        return Piece(angles, np.tile([state.x, state.z], (n, 1)), np.full(n, state.yaw),
+                     np.zeros(n) if lift is None else lift)
+
+    def arm(self, angles, side: str, raise_forward=0.0, raise_side=0.0, across=0.0,
+            elbow=0.0) -> None:
+        shoulder, elbow_joint = J[f"{side}_shoulder"], J[f"{side}_elbow"]
+        angles[..., shoulder, 0] += raise_forward
+        angles[..., shoulder, 2] += MIRROR[side] * raise_side
+        angles[..., shoulder, 1] += -MIRROR[side] * across
+        angles[..., elbow_joint, 0] += elbow
+
+    def hands(self, hand: str) -> tuple[str, ...]:
+        return ("left", "right") if hand == "both" else (hand,)
+
+    # ---- solo actions ----------------------------------------------------------------
+    def solo(self, action: str, seg: dict, state: PersonState) -> tuple[Piece, bool]:
+        """Tracks for one person doing a solo action; returns the piece and 'ends seated'."""
+        fps = self.fps
+        if action in ("walk", "run"):
+            direction = seg["direction"]
+            turn = {"forward": 0.0, "backward": 0.0, "left": np.pi / 2, "right": -np.pi / 2}
+            run = action == "run"
+            speed = RUN_SPEED if run else WALK_SPEED[seg.get("speed", "normal")]
+            rate = RUN_RATE if run else STEP_RATE[seg.get("speed", "normal")]
+            n = self.frames(self.rng.uniform(2.2, 3.2))
+            return self.locomote(state, n, self.jitter(speed), self.jitter(rate, 0.05),
+                                 state.yaw + turn[direction],
+                                 backward=direction == "backward", run=run), False
+        if action == "turn_around":
+            return self.hold(state, self.frames(1.8), yaw_to=state.yaw + np.pi), False
+        if action == "spin":
+            n = self.frames(2.0)
+            s = np.arange(n) / fps
+            piece = self.hold(state, n)
+            piece.yaw = state.yaw + 2 * np.pi * smoothstep(s / (n / fps))
+            arms = envelope(n, fps, 0.4)
+            for side in ("left", "right"):
+                self.arm(piece.angles, side, raise_side=1.2 * arms)
+            self.add_steps(piece.angles, n, 0.2, 2.0)
+            return piece, False
+        if action in ("sit_down", "stand_up"):
+            n = self.frames(2.2)
+            s = np.arange(n) / fps
+            progress = smoothstep((s - 0.2) / 1.6)
+            if action == "stand_up":
+                progress = 1 - progress
+            angles = np.zeros((n, 22, 3)) + progress[:, None, None] * seated_pose()[None]
+            lean = np.sin(np.pi * smoothstep((s - 0.2) / 1.6)) * 0.5
+            angles[:, J["spine1"], 0] += lean
+            angles[:, J["spine2"], 0] += 0.5 * lean
+            for side in ("left", "right"):
+                self.arm(angles, side, raise_forward=-0.8 * lean)
+            return self.pose_piece(state, angles), action == "sit_down"
+        if action in ("jump", "squat", "hop"):
+            count = seg["count"]
+            period = {"jump": 1.0, "squat": 1.7, "hop": 0.75}[action]
+            n = self.frames(count * period + 0.5)
+            core = n - int(0.5 * fps)
+            pulse = np.zeros(n)
+            start = int(0.25 * fps)
+            pulse[start:start + core] = repetitions(core, count)
+            angles = np.zeros((n, 22, 3))
+            lift = np.zeros(n)
+            if action == "squat":
+                for side in ("left", "right"):
+                    angles[:, J[f"{side}_hip"], 0] = -1.7 * pulse
+                    angles[:, J[f"{side}_knee"], 0] = 2.1 * pulse
+                    angles[:, J[f"{side}_ankle"], 0] = -0.5 * pulse
+                    self.arm(angles, side, raise_forward=-1.4 * pulse)
+                angles[:, J["spine1"], 0] = 0.35 * pulse
+            else:
+                # Crouch, take off, fly (legs extended), land: airborne in the middle of a pulse.
+                phase = np.zeros(n)
+                phase[start:start + core] = (np.arange(core) / max(core - 1, 1) * count) % 1.0
+                active = np.zeros(n, bool)
+                active[start:start + core] = True
+                airborne = active & (phase > 0.35) & (phase < 0.75)
+                height = 0.35 if action == "jump" else 0.16
+                lift = np.where(airborne, height * np.sin(np.pi * (phase - 0.35) / 0.4), 0.0)
+                crouch = np.where(active & ~airborne,
+                                  np.sin(np.pi * np.clip(phase / 0.35, 0, 1)) ** 2
+                                  + np.sin(np.pi * np.clip((phase - 0.75) / 0.25, 0, 1)) ** 2,
+                                  0.0)
+                legs = ("left", "right") if action == "jump" else (seg["side"],)
+                for side in legs:
+                    angles[:, J[f"{side}_hip"], 0] = -0.7 * crouch
+                    angles[:, J[f"{side}_knee"], 0] = 1.2 * crouch
+                if action == "hop":
+                    other = "right" if seg["side"] == "left" else "left"
+                    held = envelope(n, fps, 0.25)
+                    angles[:, J[f"{other}_hip"], 0] = -0.5 * held
+                    angles[:, J[f"{other}_knee"], 0] = 1.6 * held
+                    for side in ("left", "right"):
+                        self.arm(angles, side, raise_side=0.5 * held)
+                else:
+                    for side in ("left", "right"):
+                        self.arm(angles, side, raise_forward=-2.4 * airborne.astype(float)
+                                 + 0.5 * crouch)
+                angles[:, J["spine1"], 0] = 0.3 * crouch
+            return self.pose_piece(state, angles, lift), False
+        if action in ("wave", "raise_arms"):
+            n = self.frames(2.6 if action == "wave" else 2.2)
+            s = np.arange(n) / fps
+            up = smoothstep(s / 0.5) * (smoothstep((n / fps - s) / 0.5) if action == "wave" else 1)
+            angles = np.zeros((n, 22, 3))
+            for side in self.hands(seg["hand"]):
+                if action == "wave":
+                    oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s) * up
+                    self.arm(angles, side, raise_side=2.5 * up + oscillation,
+                             elbow=-0.5 * up)
+                else:
+                    self.arm(angles, side, raise_forward=-2.9 * up)
+            return self.pose_piece(state, angles), False
+        if action == "clap":
+            n = self.frames(2.4)
+            s = np.arange(n) / fps
+            env = envelope(n, fps, 0.4)
+            beat = 0.5 + 0.5 * np.cos(2 * np.pi * 2.5 * s)
+            angles = np.zeros((n, 22, 3))
+            for side in ("left", "right"):
+                self.arm(angles, side, raise_forward=-1.3 * env, across=(0.05 + 0.4 * beat) * env,
+                         elbow=-0.6 * env)
+            return self.pose_piece(state, angles), False
+        if action == "kick":
+            n = self.frames(1.6)
+            s = np.arange(n) / fps
+            kick = np.exp(-((s - 0.7) / 0.18) ** 2)
+            side = seg["side"]
+            angles = np.zeros((n, 22, 3))
+            angles[:, J[f"{side}_hip"], 0] = -1.5 * kick
+            angles[:, J[f"{side}_knee"], 0] = 1.2 * np.exp(-((s - 0.5) / 0.15) ** 2)
+            angles[:, J["spine1"], 0] = -0.25 * kick
+            for arm_side in ("left", "right"):
+                self.arm(angles, arm_side, raise_side=0.6 * kick)
+            return self.pose_piece(state, angles), False
+        if action == "punch":
+            count, side = seg["count"], seg["side"]
+            n = self.frames(0.7 * count + 0.9)
+            s = np.arange(n) / fps
+            guard = envelope(n, fps, 0.35)
+            strike = np.zeros(n)
+            for k in range(count):
+                strike += np.exp(-((s - 0.55 - 0.7 * k) / 0.12) ** 2)
+            angles = np.zeros((n, 22, 3))
+            for arm_side in ("left", "right"):
+                hit = strike if arm_side == side else 0.0
+                self.arm(angles, arm_side, raise_forward=-0.8 * guard - 0.75 * hit,
+                         across=0.3 * guard, elbow=-2.0 * guard + 1.9 * hit)
+            angles[:, J["spine2"], 1] = -MIRROR[side] * 0.35 * strike
+            return self.pose_piece(state, angles), False
+        if action == "bow":
+            return self.pose_piece(state, self.bow_angles(self.frames(2.6))), False
+        if action == "stretch":
+            n = self.frames(3.2)
+            s = np.arange(n) / fps
+            up = np.exp(-((s / (n / fps) - 0.35) / 0.17) ** 2)
+            out = np.exp(-((s / (n / fps) - 0.72) / 0.14) ** 2)
+            angles = np.zeros((n, 22, 3))
+            for side in ("left", "right"):
+                self.arm(angles, side, raise_forward=-3.0 * up, raise_side=1.55 * out)
+            angles[:, J["spine2"], 0] = -0.2 * up
+            angles[:, J["neck"], 0] = -0.3 * up
+            return self.pose_piece(state, angles), False
+        raise ValueError(f"unknown solo action {action!r}")
+
+    def bow_angles(self, n: int) -> np.ndarray:
+        s = np.arange(n) / self.fps
+        depth = np.exp(-((s / (n / self.fps) - 0.5) / 0.22) ** 4)
+        angles = np.zeros((n, 22, 3))
+        for spine, amount in (("spine1", 0.45), ("spine2", 0.35), ("spine3", 0.25)):
+            angles[:, J[spine], 0] = amount * depth
+        angles[:, J["left_hip"], 0] = -0.15 * depth
+        angles[:, J["right_hip"], 0] = -0.15 * depth
+        return angles
+
+    # ---- interactions ----------------------------------------------------------------
+    def approach(self, states: list[PersonState], target: float, movers=(0, 1)) -> list[Piece]:
+        """Turn to face each other and walk until `target` metres apart."""
+        a, b = states
+        gap = np.hypot(b.x - a.x, b.z - a.z)
+        to_b = yaw_towards(a, np.array([b.x, b.z]))
+        headings = [to_b, wrap(to_b + np.pi)]
+        walk = max(gap - target, 0.0) / len(movers)
+        n = self.frames(0.7 + walk / 1.0)
+        pieces = []
+        for i, state in enumerate(states):
+            if i in movers and walk > 0.05:
+                speed = walk / (np.sum(envelope(n, self.fps, 0.35) * 1.0) / self.fps)
+                piece = self.locomote(state, n, speed, STEP_RATE["normal"], headings[i],
+                                      turn_s=0.4)
+                # locomote's envelope mixes turn and speed; rescale to land exactly at the gap.
+                travelled = piece.xz[-1] - piece.xz[0]
+                if np.linalg.norm(travelled) > 1e-6:
+                    piece.xz = piece.xz[0] + (piece.xz - piece.xz[0]) * walk / np.linalg.norm(travelled)
+            else:
+                piece = self.hold(state, n, yaw_to=headings[i])
+            pieces.append(piece)
+        return pieces
+
+    def interaction(self, action: str, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+        """Phases (each a pair of pieces) of a two-person interaction."""
+        fps = self.fps
+        other = 1 - actor
+        if action in ("shake_hands", "high_five", "hug"):
+            target = {"shake_hands": 0.75, "high_five": 0.85, "hug": 0.4}[action]
+            phases = [self.approach(states, target)]
+            self.advance(states, phases[-1])
+            n = self.frames({"shake_hands": 2.0, "high_five": 1.4, "hug": 2.4}[action])
+            s = np.arange(n) / fps
+            env = envelope(n, fps, 0.45)
+            pair = []
+            for state in states:
+                angles = np.repeat(base_pose(state)[None], n, axis=0)
+                if action == "shake_hands":
+                    pump = 0.12 * np.sin(2 * np.pi * 3.0 * s) * env
+                    self.arm(angles, "right", raise_forward=-0.75 * env + pump, across=0.4 * env,
+                             elbow=-0.5 * env)
+                elif action == "high_five":
+                    self.arm(angles, "right", raise_forward=-2.6 * env, across=0.25 * env,
+                             elbow=-0.2 * env)
+                else:
+                    for side in ("left", "right"):
+                        self.arm(angles, side, raise_forward=-1.35 * env, across=0.7 * env,
+                                 elbow=-1.3 * env)
+                    angles[:, J["spine1"], 0] += 0.15 * env
+                    angles[:, J["head"], 1] += 0.4 * env
+                pair.append(self.pose_piece(state, angles))
+            return phases + [pair]
+        if action in ("bow_to_each_other", "wave_at_each_other", "dance_facing", "punch_dodge",
+                      "push", "pull"):
+            target = {"bow_to_each_other": 1.6, "wave_at_each_other": 2.2, "dance_facing": 1.2,
+                      "punch_dodge": 0.9, "push": 0.65, "pull": 0.8}[action]
+            a, b = states
+            gap = np.hypot(b.x - a.x, b.z - a.z)
+            movers = (actor,) if action in ("push", "pull", "punch_dodge") else (0, 1)
+            phases = [self.approach(states, min(target, gap) if gap < target else target, movers)]
+            self.advance(states, phases[-1])
+            return phases + [self.face_to_face(action, actor, other, states)]
+        if action in ("follow", "chase"):
+            return [self.pursuit(states, actor, run=action == "chase")]
+        if action == "walk_side_by_side":
+            a, b = states
+            line = yaw_towards(a, np.array([b.x, b.z]))
+            # Walk perpendicular to the line joining them, on the side A already faces.
+            heading = line + (np.pi / 2 if wrap(a.yaw - line) >= 0 else -np.pi / 2)
+            n = self.frames(self.rng.uniform(2.5, 3.5))
+            gap = np.hypot(b.x - a.x, b.z - a.z)
+            pieces = [self.locomote(s, n, 1.1, STEP_RATE["normal"], heading) for s in states]
+            closing = (gap - 0.7) / 2 * smoothstep(np.arange(n) / (0.6 * n))[:, None]
+            unit = np.array([b.x - a.x, b.z - a.z]) / max(gap, 1e-6)
+            pieces[0].xz += closing * unit
+            pieces[1].xz -= closing * unit
+            return [pieces]
+        raise ValueError(f"unknown interaction {action!r}")
+
+    def face_to_face(self, action: str, actor: int, other: int,
+                     states: list[PersonState]) -> list[Piece]:
+        fps = self.fps
+        n = self.frames({"bow_to_each_other": 2.6, "wave_at_each_other": 2.6,
+                         "dance_facing": 3.5, "punch_dodge": 1.8, "push": 2.0,
+                         "pull": 2.6}[action])
+        s = np.arange(n) / fps
+        env = envelope(n, fps, 0.4)
+        pieces = [self.pose_piece(state, np.repeat(base_pose(state)[None], n, axis=0))
+                  for state in states]
+        if action == "bow_to_each_other":
+            for piece in pieces:
+                piece.angles += self.bow_angles(n)
+        elif action == "wave_at_each_other":
+            for piece in pieces:
+                oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s + self.rng.uniform(0, 1)) * env
+                self.arm(piece.angles, "right", raise_side=2.5 * env + oscillation, elbow=-0.5 * env)
+        elif action == "dance_facing":
+            beat = np.sin(2 * np.pi * 1.0 * s)
+            for piece in pieces:
+                left = leftward(piece.yaw)
+                piece.xz = piece.xz + 0.18 * (beat * env)[:, None] * left
+                for side in ("left", "right"):
+                    sign = 1 if side == "left" else -1
+                    self.arm(piece.angles, side, raise_side=(1.6 + 0.8 * sign * beat) * env,
+                             elbow=-0.8 * env)
+                    piece.angles[:, J[f"{side}_knee"], 0] += 0.35 * env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
+                    piece.angles[:, J[f"{side}_hip"], 0] -= 0.2 * env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
+                piece.angles[:, J["spine2"], 2] += 0.2 * beat * env
+        else:
+            # Asymmetric: the actor strikes, pushes or pulls; the other reacts.
+            strike = np.exp(-((s - 0.6) / 0.15) ** 2)
+            after = smoothstep((s - 0.6) / 0.7)
+            hit, react = pieces[actor], pieces[other]
+            if action == "punch_dodge":
+                self.arm(hit.angles, "right", raise_forward=-0.7 * env - 0.85 * strike,
+                         across=0.3 * env, elbow=-2.0 * env + 1.9 * strike)
+                self.arm(hit.angles, "left", raise_forward=-0.8 * env, across=0.3 * env,
+                         elbow=-2.0 * env)
+                dodge = np.exp(-((s - 0.65) / 0.3) ** 2)
+                react.angles[:, J["spine1"], 0] -= 0.35 * dodge
+                react.angles[:, J["spine2"], 2] += 0.45 * dodge
+                react.angles[:, J["spine3"], 2] += 0.3 * dodge
+                react.xz = react.xz - 0.3 * dodge[:, None] * facing(react.yaw)
+            elif action == "push":
+                for side in ("left", "right"):
+                    self.arm(hit.angles, side, raise_forward=-1.2 * env - 0.3 * strike,
+                             elbow=-1.6 * env + 1.5 * strike)
+                react.xz = react.xz - 0.9 * after[:, None] * facing(react.yaw)
+                stumble = np.sin(np.pi * np.clip((s - 0.55) / 0.9, 0, 1))
+                react.angles[:, J["spine1"], 0] -= 0.35 * stumble
+                for side in ("left", "right"):
+                    self.arm(react.angles, side, raise_forward=-1.0 * stumble, raise_side=0.5 * stumble)
+                self.add_steps(react.angles, n, 0.35, 1.6, backward=True,
+                               env=stumble)
+            else:  # pull: the actor walks backward, dragging the other by the wrist
+                drag = smoothstep((s - 0.5) / (n / fps - 0.7))
+                distance = 1.4
+                hit.xz = hit.xz - distance * drag[:, None] * facing(hit.yaw)
+                react.xz = react.xz + distance * drag[:, None] * facing(react.yaw)
+                for piece in (hit, react):
+                    self.arm(piece.angles, "right", raise_forward=-1.1 * env, across=0.35 * env)
+                    self.add_steps(piece.angles, n, 0.35, 1.0, backward=piece is hit,
+                                   env=np.sin(np.pi * drag))
+                hit.angles[:, J["spine1"], 0] -= 0.25 * env
+                react.angles[:, J["spine1"], 0] += 0.3 * env
+        return pieces
+
+    def pursuit(self, states: list[PersonState], actor: int, run: bool) -> list[Piece]:
+        """The leader moves away; the actor (follower/chaser) heads for the leader."""
+        leader_index = 1 - actor
+        leader, follower = states[leader_index], states[actor]
+        away = yaw_towards(follower, np.array([leader.x, leader.z]))
+        n = self.frames(self.rng.uniform(3.0, 4.0))
+        speed = RUN_SPEED * 0.8 if run else WALK_SPEED["normal"]
+        rate = RUN_RATE if run else STEP_RATE["normal"]
+        lead = self.locomote(leader, n, speed, rate, away, run=run)
+        # The follower steers toward the leader's current position, frame by frame.
+        chase_speed = speed * (1.2 if run else 1.0)
+        env = envelope(n, self.fps, 0.35)
+        xz = np.empty((n, 2))
+        yaw = np.empty(n)
+        pos, heading = np.array([follower.x, follower.z]), follower.yaw
+        for t in range(n):
+            target = np.arctan2(*(lead.xz[t] - pos))
+            heading = heading + wrap(target - heading) * min(1.0, 6.0 / self.fps)
+            gap = np.linalg.norm(lead.xz[t] - pos)
+            step = chase_speed * env[t] / self.fps * (1.0 if gap > (0.6 if run else 1.0) else 0.3)
+            pos = pos + step * np.array([np.sin(heading), np.cos(heading)])
+            xz[t], yaw[t] = pos, heading
+        angles = np.repeat(base_pose(follower)[None], n, axis=0)
+        if run:
+            self.add_steps(angles, n, 0.85, rate, arm_swing=0.7, knee=1.6, env=env)
+            angles[:, J["left_elbow"], 0] -= 1.4 * env
+            angles[:, J["right_elbow"], 0] -= 1.4 * env
+        else:
+            self.add_steps(angles, n, 0.43, rate, env=env)
+        pieces = [None, None]
+        pieces[leader_index], pieces[actor] = lead, Piece(angles, xz, yaw, np.zeros(n))
+        return pieces
+
+    def advance(self, states: list[PersonState], pieces: list[Piece]) -> None:
+        for state, piece in zip(states, pieces):
+            state.x, state.z = piece.xz[-1]
+            state.yaw = float(piece.yaw[-1])
+            state.last_angles = piece.angles[-1]
+
+
+def start_states(spec: dict, rng: np.random.Generator) -> list[PersonState]:
+    distance = spec["start"]["distance"]
+    arrangement = spec["start"]["arrangement"]
+    half = distance / 2
+    if arrangement == "facing":
+        states = [PersonState(-half, 0.0, np.pi / 2), PersonState(half, 0.0, -np.pi / 2)]
+    elif arrangement == "side_by_side":
+        states = [PersonState(-half, 0.0, 0.0), PersonState(half, 0.0, 0.0)]
+    elif arrangement == "one_behind":
+        states = [PersonState(0.0, half, 0.0), PersonState(0.0, -half, 0.0)]
+    else:  # apart: back to back
+        states = [PersonState(-half, 0.0, -np.pi / 2), PersonState(half, 0.0, np.pi / 2)]
+    for state in states:
+        state.yaw += rng.normal(0, 0.15)
+    return states
+
+
+def euler_to_matrix(angles: np.ndarray) -> np.ndarray:
+    """(..., 3) Euler angles (x, y, z) -> (..., 3, 3) as Ry @ Rx @ Rz."""
+    x, y, z = angles[..., 0], angles[..., 1], angles[..., 2]
+    cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)
+    zero, one = np.zeros_like(x), np.ones_like(x)
+    rx = np.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(*x.shape, 3, 3)
+    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(*x.shape, 3, 3)
+    rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).reshape(*x.shape, 3, 3)
+    return ry @ rx @ rz
+
+
+def yaw_matrix(yaw: np.ndarray) -> np.ndarray:
+    angles = np.zeros((len(yaw), 3))
+    angles[:, 1] = yaw
+    return euler_to_matrix(angles)
+
+
+def blend_into(previous: np.ndarray, angles: np.ndarray, frames: int) -> None:
+    """Cross-fade the start of `angles` from the previous segment's last pose, in place."""
+    frames = min(frames, len(angles))
+    weight = smoothstep(np.arange(frames) / max(frames, 1))[:, None, None]
+    angles[:frames] = (1 - weight) * previous[None] + weight * angles[:frames]
+
+
+def person_features(pieces: list[Piece], height: float, rng: np.random.Generator,
+                    fps: int) -> np.ndarray:
+    """Concatenate one person's pieces, add noise, run FK, put the feet on the floor."""
+    angles = np.concatenate([p.angles for p in pieces])
+    n = len(angles)
+    s = np.arange(n) / fps
+    noise = np.zeros_like(angles)
+    for _ in range(2):
+        freq = rng.uniform(0.2, 0.8, size=(22, 3))
+        phase = rng.uniform(0, 2 * np.pi, size=(22, 3))
+        noise += 0.02 * np.sin(2 * np.pi * freq[None] * s[:, None, None] + phase[None])
+    angles = angles + noise
+    xz = np.concatenate([p.xz for p in pieces])
+    yaw = np.concatenate([p.yaw for p in pieces])
+    lift = np.concatenate([p.lift for p in pieces])
+    local = euler_to_matrix(angles[:, 1:])
+    root_pos = np.stack([xz[:, 0], np.zeros(n), xz[:, 1]], axis=1)
+    positions = sk.forward_kinematics(root_pos, yaw_matrix(yaw), local, sk.rest_offsets(height))
+    floor = positions[:, FOOT_JOINTS, 1].min(axis=1)
+    positions[:, :, 1] += (0.02 - floor + lift)[:, None]
+    return sk.pack_person(positions, local)
+
+
+def synthesize(spec: dict, rng: np.random.Generator, fps: int = 20) -> np.ndarray:
+    """The (T, 384) float32 motion of a (validated) clip spec."""
+    animator = Animator(fps, rng)
+    states = start_states(spec, rng)
+    tracks: list[list[Piece]] = [[], []]
+    blend = int(0.4 * fps)
+
+    def append(pair: list[Piece]) -> None:
+        for i, piece in enumerate(pair):
+            if tracks[i]:
+                blend_into(tracks[i][-1].angles[-1], piece.angles, blend)
+            tracks[i].append(piece)
+        animator.advance(states, pair)
+
+    for seg in spec["segments"]:
+        action, actor = seg["action"], seg.get("actor", 0)
+        if vocab.kind(action) == vocab.INTERACTION:
+            for pair in animator.interaction(action, actor, states):
+                append(pair)
+            continue
+        actors = (0, 1) if actor == "both" else (actor,)
+        solo = {}
+        for i in actors:
+            solo[i] = animator.solo(action, seg, states[i])
+        n = max(len(piece.angles) for piece, _ in solo.values())
+        pair = []
+        for i in (0, 1):
+            if i in solo:
+                piece, ends_seated = solo[i]
+                piece = pad_piece(piece, n)
+                states[i].seated = ends_seated
+            else:
+                piece = animator.hold(states[i], n)
+            pair.append(piece)
+        if "duration" in seg:
+            pair = [resample_piece(p, int(round(seg["duration"] * fps))) for p in pair]
+        append(pair)
+
+    total = sum(len(p.angles) for p in tracks[0])
+    if total < MIN_CLIP_S * fps:
+        append([animator.hold(state, int(MIN_CLIP_S * fps) - total + 1) for state in states])
+    features = [person_features(pieces, spec["persons"][i]["height"], rng, fps)
+                for i, pieces in enumerate(tracks)]
+    motion = np.concatenate(features, axis=1)
+    if len(motion) > MAX_CLIP_S * fps:
+        # Rare long clips are time-compressed after FK via the tracks' frame resampling.
+        keep = np.linspace(0, len(motion) - 1, int(MAX_CLIP_S * fps)).round().astype(int)
+        motion = motion[keep]
+    return motion
+
+
+def pad_piece(piece: Piece, n: int) -> Piece:
+    """Extend a piece to n frames by holding its last frame."""
+    extra = n - len(piece.angles)
+    if extra <= 0:
+        return piece
+    return Piece(*(np.concatenate([a, np.repeat(a[-1:], extra, axis=0)])
+                   for a in (piece.angles, piece.xz, piece.yaw, piece.lift)))
+
+
+def resample_piece(piece: Piece, n: int) -> Piece:
+    """Time-stretch a piece to n frames (linear interpolation of every track)."""
+    old = np.linspace(0, 1, len(piece.angles))
+    new = np.linspace(0, 1, max(n, 2))
+
+    def interp(track: np.ndarray) -> np.ndarray:
+        flat = track.reshape(len(track), -1)
+        out = np.stack([np.interp(new, old, flat[:, j]) for j in range(flat.shape[1])], axis=1)
+        return out.reshape(len(new), *track.shape[1:])
+
+    return Piece(interp(piece.angles), interp(piece.xz), interp(piece.yaw), interp(piece.lift))
