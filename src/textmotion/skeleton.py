@@ -46,8 +46,8 @@ _REST_OFFSETS_170 = np.array([
     [0.0, -0.25, 0.0],      # left_wrist
     [0.0, -0.25, 0.0],      # right_wrist
 ])
-# Pelvis height above the floor in the rest pose (feet flat), for the 1.70 m person.
-_PELVIS_HEIGHT_170 = 0.92
+# Height of the foot joints (balls of the feet) above the floor when standing.
+FOOT_CLEARANCE = 0.02
 
 
 def rest_offsets(height: float) -> np.ndarray:
@@ -56,8 +56,9 @@ def rest_offsets(height: float) -> np.ndarray:
 
 
 def pelvis_height(height: float) -> float:
-    """Standing pelvis height above the floor for a person `height` metres tall."""
-    return _PELVIS_HEIGHT_170 * (height / 1.70)
+    """Pelvis height above the floor of a person `height` metres tall standing in the rest pose."""
+    leg = [JOINT["left_hip"], JOINT["left_knee"], JOINT["left_ankle"], JOINT["left_foot"]]
+    return FOOT_CLEARANCE - rest_offsets(height)[leg, 1].sum()
 
 
 def matrix_to_rot6d(matrix: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ leans forward. Yaw psi faces the direction (sin psi, 0, cos psi); +pi/2 is a lef
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,8 +20,6 @@ from .. import skeleton as sk
 from . import vocabulary as vocab
 
 J = sk.JOINT
-SIDES = {"left": ("left_hip", "left_knee", "left_shoulder", "left_elbow"),
-         "right": ("right_hip", "right_knee", "right_shoulder", "right_elbow")}
 # Mirror factor for sideways (z) and across-body (y) rotations of a limb.
 MIRROR = {"left": 1.0, "right": -1.0}
 FOOT_JOINTS = [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]]
@@ -63,8 +61,8 @@ class PersonState:
     x: float
     z: float
     yaw: float
+    height: float
     seated: bool = False
-    last_angles: np.ndarray = field(default_factory=lambda: np.zeros((22, 3)))
 
 
 def facing(yaw: np.ndarray) -> np.ndarray:
@@ -135,8 +133,9 @@ class Animator:
         swing = amplitude * env * np.sin(phase)
         angles[:, J["left_hip"], 0] += -swing
         angles[:, J["right_hip"], 0] += swing
-        angles[:, J["left_knee"], 0] += knee * amplitude * env * np.maximum(0, np.sin(phase + 1.2))
-        angles[:, J["right_knee"], 0] += knee * amplitude * env * np.maximum(0, -np.sin(phase + 1.2))
+        bend = knee * amplitude * env * np.sin(phase + 1.2)
+        angles[:, J["left_knee"], 0] += np.maximum(0, bend)
+        angles[:, J["right_knee"], 0] += np.maximum(0, -bend)
         angles[:, J["left_shoulder"], 0] += arm_swing * swing
         angles[:, J["right_shoulder"], 0] += -arm_swing * swing
 
@@ -151,16 +150,20 @@ class Animator:
         env = envelope(n, self.fps, 0.35) * (0.35 + 0.65 * turn)
         velocity = speed * env[:, None] * facing(yaw) * (-1 if backward else 1)
         xz = np.array([state.x, state.z]) + np.cumsum(velocity, axis=0) / self.fps
-        angles = np.repeat(base_pose(state)[None], n, axis=0)
+        return Piece(self.gait(n, env, speed, rate, run, backward), xz, yaw, np.zeros(n))
+
+    def gait(self, n: int, env: np.ndarray, speed: float, rate: float, run: bool,
+             backward: bool = False) -> np.ndarray:
+        """Walking or running limb angles, faded in and out by `env`."""
+        angles = np.zeros((n, 22, 3))
         if run:
             self.add_steps(angles, n, 0.85, rate, arm_swing=0.7, knee=1.6, env=env)
-            angles[:, J["left_elbow"], 0] += -1.4 * env
-            angles[:, J["right_elbow"], 0] += -1.4 * env
+            angles[:, J["left_elbow"], 0] -= 1.4 * env
+            angles[:, J["right_elbow"], 0] -= 1.4 * env
             angles[:, J["spine1"], 0] += 0.2 * env
         else:
-            amplitude = 0.3 + 0.12 * speed
-            self.add_steps(angles, n, amplitude, rate, backward=backward, env=env)
-        return Piece(angles, xz, yaw, np.zeros(n))
+            self.add_steps(angles, n, 0.3 + 0.12 * speed, rate, backward=backward, env=env)
+        return angles
 
     def pose_piece(self, state: PersonState, angles: np.ndarray, lift=None) -> Piece:
         n = len(angles)
@@ -175,6 +178,36 @@ class Animator:
         angles[..., shoulder, 1] += -MIRROR[side] * across
         angles[..., elbow_joint, 0] += elbow
 
+    def reach(self, piece: Piece, side: str, height: float, target: np.ndarray,
+              weight: np.ndarray) -> None:
+        """Point `side` arm so its wrist reaches the world `target` (n, 3), blended in by weight.
+
+        Analytic two-bone IK in the body frame, assuming an upright (unbent) torso: the elbow
+        angle follows from the distance, then the shoulder pitches and turns the arm onto the
+        target (Euler y after x, matching `euler_to_matrix`).
+        """
+        offsets = sk.rest_offsets(height)
+        chain = [J["spine1"], J["spine2"], J["spine3"], J[f"{side}_collar"], J[f"{side}_shoulder"]]
+        shoulder = offsets[chain].sum(0) + [0.0, sk.pelvis_height(height), 0.0]
+        relative = target - np.stack([piece.xz[:, 0], np.zeros(len(target)), piece.xz[:, 1]], 1)
+        cos_yaw, sin_yaw = np.cos(piece.yaw), np.sin(piece.yaw)
+        body = np.stack([cos_yaw * relative[:, 0] - sin_yaw * relative[:, 2], relative[:, 1],
+                         sin_yaw * relative[:, 0] + cos_yaw * relative[:, 2]], 1) - shoulder
+        upper = np.linalg.norm(offsets[J[f"{side}_elbow"]])
+        fore = np.linalg.norm(offsets[J[f"{side}_wrist"]])
+        distance = np.linalg.norm(body, axis=1)
+        reach = np.clip(distance, 0.3 * (upper + fore), 0.99 * (upper + fore))
+        cos_elbow = (reach ** 2 - upper ** 2 - fore ** 2) / (2 * upper * fore)
+        elbow = np.arccos(np.clip(cos_elbow, -1, 1))
+        elbow_pitch = np.arctan2(fore * np.sin(elbow), upper + fore * np.cos(elbow))
+        direction = body / np.maximum(distance, 1e-9)[:, None]
+        pitch = np.arccos(np.clip(-direction[:, 1], -1, 1))
+        turn = np.arctan2(direction[:, 0], direction[:, 2])
+        solved = {J[f"{side}_shoulder"]: np.stack([elbow_pitch - pitch, turn, 0 * turn], 1),
+                  J[f"{side}_elbow"]: np.stack([-elbow, 0 * turn, 0 * turn], 1)}
+        for joint, angles in solved.items():
+            piece.angles[:, joint] += weight[:, None] * (angles - piece.angles[:, joint])
+
     def hands(self, hand: str) -> tuple[str, ...]:
         return ("left", "right") if hand == "both" else (hand,)
 
@@ -188,7 +221,9 @@ class Animator:
             run = action == "run"
             speed = RUN_SPEED if run else WALK_SPEED[seg.get("speed", "normal")]
             rate = RUN_RATE if run else STEP_RATE[seg.get("speed", "normal")]
-            n = self.frames(self.rng.uniform(2.2, 3.2))
+            # An explicit duration sets the distance walked, not the pace.
+            n = (int(round(seg["duration"] * fps)) if "duration" in seg
+                 else self.frames(self.rng.uniform(2.2, 3.2)))
             return self.locomote(state, n, self.jitter(speed), self.jitter(rate, 0.05),
                                  state.yaw + turn[direction],
                                  backward=direction == "backward", run=run), False
@@ -347,7 +382,9 @@ class Animator:
         to_b = yaw_towards(a, np.array([b.x, b.z]))
         headings = [to_b, wrap(to_b + np.pi)]
         walk = max(gap - target, 0.0) / len(movers)
-        n = self.frames(0.7 + walk / 1.0)
+        largest_turn = max(abs(wrap(heading - state.yaw))
+                           for heading, state in zip(headings, states))
+        n = self.frames(max(0.7 + walk / 1.0, largest_turn / 2.5 + 0.3))
         pieces = []
         for i, state in enumerate(states):
             if i in movers and walk > 0.05:
@@ -357,7 +394,8 @@ class Animator:
                 # locomote's envelope mixes turn and speed; rescale to land exactly at the gap.
                 travelled = piece.xz[-1] - piece.xz[0]
                 if np.linalg.norm(travelled) > 1e-6:
-                    piece.xz = piece.xz[0] + (piece.xz - piece.xz[0]) * walk / np.linalg.norm(travelled)
+                    piece.xz = (piece.xz[0]
+                                + (piece.xz - piece.xz[0]) * walk / np.linalg.norm(travelled))
             else:
                 piece = self.hold(state, n, yaw_to=headings[i])
             pieces.append(piece)
@@ -368,34 +406,18 @@ class Animator:
         fps = self.fps
         other = 1 - actor
         if action in ("shake_hands", "high_five", "hug"):
-            target = {"shake_hands": 0.75, "high_five": 0.85, "hug": 0.4}[action]
+            target = {"shake_hands": 0.75, "high_five": 0.7, "hug": 0.4}[action]
             phases = [self.approach(states, target)]
             self.advance(states, phases[-1])
-            n = self.frames({"shake_hands": 2.0, "high_five": 1.4, "hug": 2.4}[action])
-            s = np.arange(n) / fps
-            env = envelope(n, fps, 0.45)
-            pair = []
-            for state in states:
-                angles = np.repeat(base_pose(state)[None], n, axis=0)
-                if action == "shake_hands":
-                    pump = 0.12 * np.sin(2 * np.pi * 3.0 * s) * env
-                    self.arm(angles, "right", raise_forward=-0.75 * env + pump, across=0.4 * env,
-                             elbow=-0.5 * env)
-                elif action == "high_five":
-                    self.arm(angles, "right", raise_forward=-2.6 * env, across=0.25 * env,
-                             elbow=-0.2 * env)
-                else:
-                    for side in ("left", "right"):
-                        self.arm(angles, side, raise_forward=-1.35 * env, across=0.7 * env,
-                                 elbow=-1.3 * env)
-                    angles[:, J["spine1"], 0] += 0.15 * env
-                    angles[:, J["head"], 1] += 0.4 * env
-                pair.append(self.pose_piece(state, angles))
+            n = self.frames({"shake_hands": 2.2, "high_five": 1.4, "hug": 2.6}[action])
+            pair = [self.pose_piece(state, np.repeat(base_pose(state)[None], n, axis=0))
+                    for state in states]
+            self.contact(action, pair, states, np.arange(n) / fps)
             return phases + [pair]
         if action in ("bow_to_each_other", "wave_at_each_other", "dance_facing", "punch_dodge",
                       "push", "pull"):
             target = {"bow_to_each_other": 1.6, "wave_at_each_other": 2.2, "dance_facing": 1.2,
-                      "punch_dodge": 0.9, "push": 0.65, "pull": 0.8}[action]
+                      "punch_dodge": 0.65, "push": 0.65, "pull": 0.5}[action]
             a, b = states
             gap = np.hypot(b.x - a.x, b.z - a.z)
             movers = (actor,) if action in ("push", "pull", "punch_dodge") else (0, 1)
@@ -419,6 +441,43 @@ class Animator:
             return [pieces]
         raise ValueError(f"unknown interaction {action!r}")
 
+    def contact(self, action: str, pair: list[Piece], states: list[PersonState],
+                s: np.ndarray) -> None:
+        """Hands that touch: right hands shaking or slapping high, or arms around the back."""
+        centre = (pair[0].xz + pair[1].xz) / 2
+        if action == "hug":
+            weight = envelope(len(s), self.fps, 0.6)
+            for person, partner in ((0, 1), (1, 0)):
+                back = -facing(pair[partner].yaw)
+                chest = 0.62 * states[partner].height
+                for side, lateral in (("left", 1.0), ("right", -1.0)):
+                    # Our left hand goes round the partner's right side (their -x).
+                    around = (pair[partner].xz + 0.1 * back
+                              - lateral * 0.12 * leftward(pair[partner].yaw))
+                    target = np.stack([around[:, 0], np.full(len(s), chest), around[:, 1]], 1)
+                    self.reach(pair[person], side, states[person].height, target, weight)
+            for piece in pair:
+                piece.angles[:, J["head"], 1] += 0.4 * weight
+            return
+        if action == "shake_hands":
+            weight = envelope(len(s), self.fps, 0.5)
+            pump = 0.05 * np.sin(2 * np.pi * 2.5 * (s - 0.5)) * smoothstep((s - 0.5) / 0.3)
+            height = 0.56 * min(state.height for state in states) + pump
+        else:  # high five: a quick slap above the heads at the middle of the segment
+            weight = np.exp(-((s - s[-1] / 2) / (0.3 * s[-1])) ** 4)
+            height = np.full(len(s), self.high_five_height(states))
+        target = np.stack([centre[:, 0], height, centre[:, 1]], 1)
+        for person, state in enumerate(states):
+            self.reach(pair[person], "right", state.height, target, weight)
+
+    @staticmethod
+    def high_five_height(states: list[PersonState]) -> float:
+        """Above both heads where possible, but within reach of the shorter arm."""
+        above_heads = 0.93 * max(state.height for state in states) + 0.06
+        # Shoulders are at ~0.82 of the height; at the high-five gap a hand gets ~0.25 higher.
+        reachable = min(1.07 * state.height for state in states)
+        return min(above_heads, reachable)
+
     def face_to_face(self, action: str, actor: int, other: int,
                      states: list[PersonState]) -> list[Piece]:
         fps = self.fps
@@ -435,7 +494,8 @@ class Animator:
         elif action == "wave_at_each_other":
             for piece in pieces:
                 oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s + self.rng.uniform(0, 1)) * env
-                self.arm(piece.angles, "right", raise_side=2.5 * env + oscillation, elbow=-0.5 * env)
+                self.arm(piece.angles, "right", raise_side=2.5 * env + oscillation,
+                         elbow=-0.5 * env)
         elif action == "dance_facing":
             beat = np.sin(2 * np.pi * 1.0 * s)
             for piece in pieces:
@@ -445,8 +505,9 @@ class Animator:
                     sign = 1 if side == "left" else -1
                     self.arm(piece.angles, side, raise_side=(1.6 + 0.8 * sign * beat) * env,
                              elbow=-0.8 * env)
-                    piece.angles[:, J[f"{side}_knee"], 0] += 0.35 * env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
-                    piece.angles[:, J[f"{side}_hip"], 0] -= 0.2 * env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
+                    bounce = env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
+                    piece.angles[:, J[f"{side}_knee"], 0] += 0.35 * bounce
+                    piece.angles[:, J[f"{side}_hip"], 0] -= 0.2 * bounce
                 piece.angles[:, J["spine2"], 2] += 0.2 * beat * env
         else:
             # Asymmetric: the actor strikes, pushes or pulls; the other reacts.
@@ -454,24 +515,33 @@ class Animator:
             after = smoothstep((s - 0.6) / 0.7)
             hit, react = pieces[actor], pieces[other]
             if action == "punch_dodge":
-                self.arm(hit.angles, "right", raise_forward=-0.7 * env - 0.85 * strike,
-                         across=0.3 * env, elbow=-2.0 * env + 1.9 * strike)
-                self.arm(hit.angles, "left", raise_forward=-0.8 * env, across=0.3 * env,
-                         elbow=-2.0 * env)
+                for side in ("left", "right"):
+                    self.arm(hit.angles, side, raise_forward=-0.8 * env, across=0.3 * env,
+                             elbow=-2.0 * env)
+                head = np.column_stack([react.xz[:, 0], np.full(n, 0.93 * states[other].height),
+                                        react.xz[:, 1]])
+                self.reach(hit, "right", states[actor].height, head, strike)
                 dodge = np.exp(-((s - 0.65) / 0.3) ** 2)
                 react.angles[:, J["spine1"], 0] -= 0.35 * dodge
                 react.angles[:, J["spine2"], 2] += 0.45 * dodge
                 react.angles[:, J["spine3"], 2] += 0.3 * dodge
                 react.xz = react.xz - 0.3 * dodge[:, None] * facing(react.yaw)
             elif action == "push":
-                for side in ("left", "right"):
-                    self.arm(hit.angles, side, raise_forward=-1.2 * env - 0.3 * strike,
-                             elbow=-1.6 * env + 1.5 * strike)
                 react.xz = react.xz - 0.9 * after[:, None] * facing(react.yaw)
+                thrust = np.exp(-((s - 0.65) / 0.2) ** 2)
+                wind_up = np.exp(-((s - 0.45) / 0.3) ** 2)
+                chest = np.full(n, 0.72 * states[other].height)
+                for side, lateral in (("left", -1.0), ("right", 1.0)):
+                    # Wind up with bent arms, then both palms on the other's chest.
+                    self.arm(hit.angles, side, raise_forward=-0.8 * wind_up, elbow=-1.4 * wind_up)
+                    palm = react.xz + lateral * 0.14 * leftward(react.yaw)
+                    self.reach(hit, side, states[actor].height,
+                               np.column_stack([palm[:, 0], chest, palm[:, 1]]), thrust)
                 stumble = np.sin(np.pi * np.clip((s - 0.55) / 0.9, 0, 1))
                 react.angles[:, J["spine1"], 0] -= 0.35 * stumble
                 for side in ("left", "right"):
-                    self.arm(react.angles, side, raise_forward=-1.0 * stumble, raise_side=0.5 * stumble)
+                    self.arm(react.angles, side, raise_forward=-1.0 * stumble,
+                             raise_side=0.5 * stumble)
                 self.add_steps(react.angles, n, 0.35, 1.6, backward=True,
                                env=stumble)
             else:  # pull: the actor walks backward, dragging the other by the wrist
@@ -480,11 +550,17 @@ class Animator:
                 hit.xz = hit.xz - distance * drag[:, None] * facing(hit.yaw)
                 react.xz = react.xz + distance * drag[:, None] * facing(react.yaw)
                 for piece in (hit, react):
-                    self.arm(piece.angles, "right", raise_forward=-1.1 * env, across=0.35 * env)
                     self.add_steps(piece.angles, n, 0.35, 1.0, backward=piece is hit,
-                                   env=np.sin(np.pi * drag))
-                hit.angles[:, J["spine1"], 0] -= 0.25 * env
-                react.angles[:, J["spine1"], 0] += 0.3 * env
+                                   arm_swing=0.0, env=np.sin(np.pi * drag))
+                # A slight lean (the IK assumes an upright torso, so keep it small).
+                hit.angles[:, J["spine1"], 0] -= 0.1 * env
+                react.angles[:, J["spine1"], 0] += 0.1 * env
+                hands = (hit.xz + react.xz) / 2
+                grip = np.column_stack([hands[:, 0],
+                                        np.full(n, 0.62 * min(st.height for st in states)),
+                                        hands[:, 1]])
+                for piece, state in ((hit, states[actor]), (react, states[other])):
+                    self.reach(piece, "right", state.height, grip, env)
         return pieces
 
     def pursuit(self, states: list[PersonState], actor: int, run: bool) -> list[Piece]:
@@ -496,52 +572,43 @@ class Animator:
         speed = RUN_SPEED * 0.8 if run else WALK_SPEED["normal"]
         rate = RUN_RATE if run else STEP_RATE["normal"]
         lead = self.locomote(leader, n, speed, rate, away, run=run)
-        # The follower steers toward the leader's current position, frame by frame.
+        # The follower walks onto the leader's trail, `lag` seconds behind (less and less
+        # for a chaser), coming from wherever it stands.
+        s = np.arange(n) / self.fps
+        lag = np.linspace(1.0, 0.3, n) if run else np.full(n, 1.0)
+        trail = np.column_stack([np.interp(s - lag, s, lead.xz[:, k]) for k in (0, 1)])
+        start = np.array([follower.x, follower.z])
         chase_speed = speed * (1.2 if run else 1.0)
-        env = envelope(n, self.fps, 0.35)
-        xz = np.empty((n, 2))
-        yaw = np.empty(n)
-        pos, heading = np.array([follower.x, follower.z]), follower.yaw
-        for t in range(n):
-            target = np.arctan2(*(lead.xz[t] - pos))
-            heading = heading + wrap(target - heading) * min(1.0, 6.0 / self.fps)
-            gap = np.linalg.norm(lead.xz[t] - pos)
-            step = chase_speed * env[t] / self.fps * (1.0 if gap > (0.6 if run else 1.0) else 0.3)
-            pos = pos + step * np.array([np.sin(heading), np.cos(heading)])
-            xz[t], yaw[t] = pos, heading
-        angles = np.repeat(base_pose(follower)[None], n, axis=0)
-        if run:
-            self.add_steps(angles, n, 0.85, rate, arm_swing=0.7, knee=1.6, env=env)
-            angles[:, J["left_elbow"], 0] -= 1.4 * env
-            angles[:, J["right_elbow"], 0] -= 1.4 * env
-        else:
-            self.add_steps(angles, n, 0.43, rate, env=env)
+        join_s = np.clip(np.linalg.norm(trail[0] - start) / chase_speed, 0.8, 0.5 * n / self.fps)
+        joining = smoothstep(s / join_s)[:, None]
+        xz = (1 - joining) * start + joining * trail
+        velocity = np.gradient(xz, axis=0) * self.fps
+        # Face where it goes; the initial facing, fading out, settles the first standstill.
+        heading = velocity + 0.3 * (1 - joining) * facing(np.full(n, follower.yaw))
+        yaw = np.unwrap(np.arctan2(heading[:, 0], heading[:, 1]))
+        yaw = follower.yaw + wrap(yaw[0] - follower.yaw) + (yaw - yaw[0])
+        pace = np.clip(np.linalg.norm(velocity, axis=1) / chase_speed, 0, 1)
         pieces = [None, None]
-        pieces[leader_index], pieces[actor] = lead, Piece(angles, xz, yaw, np.zeros(n))
+        pieces[leader_index] = lead
+        pieces[actor] = Piece(self.gait(n, pace, chase_speed, rate, run), xz, yaw, np.zeros(n))
         return pieces
 
     def advance(self, states: list[PersonState], pieces: list[Piece]) -> None:
         for state, piece in zip(states, pieces):
             state.x, state.z = piece.xz[-1]
             state.yaw = float(piece.yaw[-1])
-            state.last_angles = piece.angles[-1]
 
 
 def start_states(spec: dict, rng: np.random.Generator) -> list[PersonState]:
-    distance = spec["start"]["distance"]
-    arrangement = spec["start"]["arrangement"]
-    half = distance / 2
-    if arrangement == "facing":
-        states = [PersonState(-half, 0.0, np.pi / 2), PersonState(half, 0.0, -np.pi / 2)]
-    elif arrangement == "side_by_side":
-        states = [PersonState(-half, 0.0, 0.0), PersonState(half, 0.0, 0.0)]
-    elif arrangement == "one_behind":
-        states = [PersonState(0.0, half, 0.0), PersonState(0.0, -half, 0.0)]
-    else:  # apart: back to back
-        states = [PersonState(-half, 0.0, -np.pi / 2), PersonState(half, 0.0, np.pi / 2)]
-    for state in states:
-        state.yaw += rng.normal(0, 0.15)
-    return states
+    """Floor placement (x, z, yaw) of both persons from the spec's start arrangement."""
+    half = spec["start"]["distance"] / 2
+    placements = {"facing": [(-half, 0.0, np.pi / 2), (half, 0.0, -np.pi / 2)],
+                  "side_by_side": [(-half, 0.0, 0.0), (half, 0.0, 0.0)],
+                  "one_behind": [(0.0, half, 0.0), (0.0, -half, 0.0)],
+                  "apart": [(-half, 0.0, -np.pi / 2), (half, 0.0, np.pi / 2)]}  # back to back
+    return [PersonState(x, z, yaw + rng.normal(0, 0.15), person["height"])
+            for (x, z, yaw), person in zip(placements[spec["start"]["arrangement"]],
+                                           spec["persons"])]
 
 
 def euler_to_matrix(angles: np.ndarray) -> np.ndarray:
@@ -587,7 +654,7 @@ def person_features(pieces: list[Piece], height: float, rng: np.random.Generator
     root_pos = np.stack([xz[:, 0], np.zeros(n), xz[:, 1]], axis=1)
     positions = sk.forward_kinematics(root_pos, yaw_matrix(yaw), local, sk.rest_offsets(height))
     floor = positions[:, FOOT_JOINTS, 1].min(axis=1)
-    positions[:, :, 1] += (0.02 - floor + lift)[:, None]
+    positions[:, :, 1] += (sk.FOOT_CLEARANCE - floor + lift)[:, None]
     return sk.pack_person(positions, local)
 
 
@@ -608,23 +675,26 @@ def synthesize(spec: dict, rng: np.random.Generator, fps: int = 20) -> np.ndarra
     for seg in spec["segments"]:
         action, actor = seg["action"], seg.get("actor", 0)
         if vocab.kind(action) == vocab.INTERACTION:
-            for pair in animator.interaction(action, actor, states):
-                append(pair)
-            continue
-        actors = (0, 1) if actor == "both" else (actor,)
-        solo = {}
-        for i in actors:
-            solo[i] = animator.solo(action, seg, states[i])
-        n = max(len(piece.angles) for piece, _ in solo.values())
-        pair = []
-        for i in (0, 1):
-            if i in solo:
-                piece, ends_seated = solo[i]
-                piece = pad_piece(piece, n)
-                states[i].seated = ends_seated
-            else:
-                piece = animator.hold(states[i], n)
-            pair.append(piece)
+            for state in states:
+                state.seated = False  # interactions need both persons standing
+            phases = animator.interaction(action, actor, states)
+            pair = [join_pieces([phase[i] for phase in phases], blend) for i in (0, 1)]
+        else:
+            actors = (0, 1) if actor == "both" else (actor,)
+            for i in actors:
+                # stand_up starts seated (even as the first segment); any other action standing.
+                states[i].seated = action in vocab.NEEDS_SEATED
+            solo = {i: animator.solo(action, seg, states[i]) for i in actors}
+            n = max(len(piece.angles) for piece, _ in solo.values())
+            pair = []
+            for i in (0, 1):
+                if i in solo:
+                    piece, ends_seated = solo[i]
+                    piece = pad_piece(piece, n)
+                    states[i].seated = ends_seated
+                else:
+                    piece = animator.hold(states[i], n)
+                pair.append(piece)
         if "duration" in seg:
             pair = [resample_piece(p, int(round(seg["duration"] * fps))) for p in pair]
         append(pair)
@@ -636,10 +706,18 @@ def synthesize(spec: dict, rng: np.random.Generator, fps: int = 20) -> np.ndarra
                 for i, pieces in enumerate(tracks)]
     motion = np.concatenate(features, axis=1)
     if len(motion) > MAX_CLIP_S * fps:
-        # Rare long clips are time-compressed after FK via the tracks' frame resampling.
+        # Rare long clips are time-compressed by keeping evenly spaced frames.
         keep = np.linspace(0, len(motion) - 1, int(MAX_CLIP_S * fps)).round().astype(int)
         motion = motion[keep]
     return motion
+
+
+def join_pieces(pieces: list[Piece], blend: int) -> Piece:
+    """One piece from consecutive ones, the angles cross-faded at each junction."""
+    for previous, piece in zip(pieces, pieces[1:]):
+        blend_into(previous.angles[-1], piece.angles, blend)
+    return Piece(*(np.concatenate([getattr(p, name) for p in pieces])
+                   for name in ("angles", "xz", "yaw", "lift")))
 
 
 def pad_piece(piece: Piece, n: int) -> Piece:
@@ -653,12 +731,14 @@ def pad_piece(piece: Piece, n: int) -> Piece:
 
 def resample_piece(piece: Piece, n: int) -> Piece:
     """Time-stretch a piece to n frames (linear interpolation of every track)."""
-    old = np.linspace(0, 1, len(piece.angles))
-    new = np.linspace(0, 1, max(n, 2))
+    if n == len(piece.angles):
+        return piece
+    position = np.linspace(0, len(piece.angles) - 1, max(n, 2))
+    lower = np.minimum(position.astype(int), len(piece.angles) - 2)
+    fraction = position - lower
 
     def interp(track: np.ndarray) -> np.ndarray:
-        flat = track.reshape(len(track), -1)
-        out = np.stack([np.interp(new, old, flat[:, j]) for j in range(flat.shape[1])], axis=1)
-        return out.reshape(len(new), *track.shape[1:])
+        weight = fraction.reshape(-1, *[1] * (track.ndim - 1))
+        return (1 - weight) * track[lower] + weight * track[lower + 1]
 
     return Piece(interp(piece.angles), interp(piece.xz), interp(piece.yaw), interp(piece.lift))
