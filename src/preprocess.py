@@ -1,0 +1,81 @@
+"""Stage `preprocess`: validate the raw data, split it train/val, pack it, fit normalisation.
+
+Reads the `preprocess` section of params.yaml; writes `out`/
+  train/, val/    packed motion stores (textmotion/store.py); val is held out, never trained on
+  stats.npz       per-feature mean/std over every train-split frame, as the model sees them
+  report.json     counts, lengths, captions per clip, skipped clips and why, downsample
+"""
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+
+from textmotion.errors import DataError, run_cli
+from textmotion.io import atomic_dir, load_params, write_json
+from textmotion.layout import Dataset, read_dataset
+from textmotion.store import MotionStore, NormStats
+
+
+def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, val), each in the dataset's order; val has round(fraction x n) clips, at least
+    one when the fraction is positive, and train keeps at least one."""
+    if not 0 <= val_fraction < 1:
+        raise DataError("params.yaml", f"preprocess.val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = round(val_fraction * len(ids))
+    if val_fraction > 0:
+        n_val = min(max(n_val, 1), len(ids) - 1)
+    chosen = set(np.random.default_rng(seed).permutation(len(ids))[:n_val].tolist())
+    return ([clip for i, clip in enumerate(ids) if i not in chosen],
+            [clip for i, clip in enumerate(ids) if i in chosen])
+
+
+def length_summary(lengths: np.ndarray) -> dict:
+    return {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
+
+
+def build_report(cfg: dict, dataset: Dataset, splits: dict[str, MotionStore]) -> dict:
+    lengths = np.concatenate([store.lengths for store in splits.values()])
+    captions = collections.Counter(len(c) for store in splits.values() for c in store.captions)
+    return {
+        "raw_root": str(cfg["raw_root"]),
+        "downsample": cfg["downsample"],
+        "val_fraction": cfg["val_fraction"],
+        "seed": cfg["seed"],
+        "clips": {split: len(store) for split, store in splits.items()},
+        "frames": {split: int(store.lengths.sum()) for split, store in splits.items()},
+        "fps": dataset.fps,
+        "length_frames": length_summary(lengths),
+        "length_seconds": ({key: round(value / dataset.fps, 3)
+                            for key, value in length_summary(lengths).items()} if dataset.fps else None),
+        "captions_per_clip": {str(n): captions[n] for n in sorted(captions)},
+        "mean_captions_per_clip": round(sum(n * k for n, k in captions.items()) / len(lengths), 3),
+        "skipped": [{"path": path, "reason": reason} for path, reason in dataset.skipped],
+    }
+
+
+def main() -> None:
+    cfg = load_params("preprocess")
+    dataset = read_dataset(cfg["raw_root"], skip_bad=cfg["skip_bad"])
+    train_ids, val_ids = split_ids(dataset.ids, cfg["val_fraction"], cfg["seed"])
+    with atomic_dir(cfg["out"]) as out:
+        for split, ids in (("train", train_ids), ("val", val_ids)):
+            MotionStore.write(out / split, ids, [dataset.motion(i) for i in ids],
+                              [dataset.captions(i) for i in ids])
+        splits = {split: MotionStore.open(out / split) for split in ("train", "val")}
+        NormStats.fit(splits["train"], cfg["downsample"]).save(out / "stats.npz")
+        report = build_report(cfg, dataset, splits)
+        write_json(out / "report.json", report)
+    lengths = report["length_seconds"] or report["length_frames"]
+    unit = "s" if report["length_seconds"] else " frames"
+    print(f"{Path(cfg['raw_root'])}: {report['clips']['train']} train + {report['clips']['val']} val clips, "
+          f"{sum(report['frames'].values())} frames, length {lengths['min']}–{lengths['max']}{unit} "
+          f"(median {lengths['median']}), {report['mean_captions_per_clip']} captions per clip, "
+          f"{len(dataset.skipped)} skipped → {cfg['out']}")
+    for path, reason in dataset.skipped[:10]:
+        print(f"  skipped {path}: {reason}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

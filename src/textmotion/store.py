@@ -1,0 +1,143 @@
+"""Packed, memory-mappable motion stores and the normalisation statistics of the training split.
+
+A store is a folder::
+
+    frames.npy     (sum of T, 384) float32: every clip's raw frames, one after the other
+    offsets.npy    (n + 1,) int64: clip i is frames[offsets[i]:offsets[i + 1]]
+    ids.txt        clip ids, one per line
+    captions.json  [[caption, ...], ...], 1 to 3 per clip
+
+Stores keep the validated raw frames; `prepare_motion` (the temporal preprocessing) is
+applied by whoever reads them, exactly as on a raw .npy file at inference, so a stored clip
+and the same clip's file always give the same model input.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from textmotion.errors import DataError
+from textmotion.io import atomic_path
+from textmotion.skeleton import MOTION_DIM
+
+FRAMES, OFFSETS, IDS, CAPTIONS = "frames.npy", "offsets.npy", "ids.txt", "captions.json"
+# Features whose training std is below this fraction of the mean std (constant features,
+# e.g. a joint that never rotates, or only by noise) are divided by the floor instead, so
+# they stay near 0 rather than blowing noise up to unit variance.
+STD_FLOOR_RELATIVE = 1e-2
+
+
+def prepare_motion(motion: np.ndarray, downsample: int = 1) -> np.ndarray:
+    """Every `downsample`-th frame of a raw (T, 384) motion, float32 (a view when it can be)."""
+    if int(downsample) != downsample or downsample < 1:
+        raise ValueError(f"downsample must be a positive integer, got {downsample!r}")
+    return np.asarray(motion[::int(downsample)], dtype=np.float32)
+
+
+class MotionStore:
+    """A packed store opened read-only: `.motion(i)` is a view into the memory-mapped frames."""
+
+    def __init__(self, directory: Path, ids: list[str], captions: list[list[str]],
+                 frames: np.ndarray, offsets: np.ndarray):
+        self.directory = directory
+        self.ids = ids
+        self.captions = captions
+        self.frames = frames
+        self.offsets = offsets
+        self.lengths = np.diff(offsets)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def motion(self, index: int) -> np.ndarray:
+        return self.frames[self.offsets[index]:self.offsets[index + 1]]
+
+    @staticmethod
+    def write(directory: str | Path, ids: Sequence[str], motions: Sequence[np.ndarray],
+              captions: Sequence[Sequence[str]]) -> None:
+        """Pack the clips into `directory` (created; the caller makes it atomic)."""
+        ids, captions = list(ids), [list(c) for c in captions]
+        if not len(ids) == len(motions) == len(captions):
+            raise ValueError(f"{len(ids)} ids, {len(motions)} motions, {len(captions)} caption lists")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        offsets = np.concatenate([[0], np.cumsum([len(m) for m in motions])]).astype(np.int64)
+        if offsets[-1] == 0:
+            np.save(directory / FRAMES, np.zeros((0, MOTION_DIM), dtype=np.float32))
+        else:  # filled clip by clip: no second copy of all frames in memory
+            frames = np.lib.format.open_memmap(directory / FRAMES, mode="w+", dtype=np.float32,
+                                               shape=(int(offsets[-1]), MOTION_DIM))
+            for motion, start, end in zip(motions, offsets[:-1], offsets[1:]):
+                frames[start:end] = motion
+            frames.flush()
+            del frames
+        np.save(directory / OFFSETS, offsets)
+        (directory / IDS).write_text("".join(f"{clip_id}\n" for clip_id in ids), encoding="utf-8")
+        (directory / CAPTIONS).write_text(json.dumps(captions, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+
+    @classmethod
+    def open(cls, directory: str | Path) -> "MotionStore":
+        directory = Path(directory)
+        try:
+            offsets = np.load(directory / OFFSETS, allow_pickle=False)
+            frames = (np.load(directory / FRAMES, mmap_mode="r", allow_pickle=False)
+                      if offsets[-1] > 0 else np.load(directory / FRAMES, allow_pickle=False))
+            ids = (directory / IDS).read_text(encoding="utf-8").splitlines()
+            captions = json.loads((directory / CAPTIONS).read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise DataError(err.filename or directory, "missing: not a motion store "
+                                                       "(made by the preprocess stage)") from None
+        except (OSError, ValueError, IndexError) as err:
+            raise DataError(directory, f"unreadable motion store ({err})") from None
+        consistent = (frames.ndim == 2 and frames.shape[1] == MOTION_DIM and offsets.ndim == 1
+                      and len(offsets) == len(ids) + 1 == len(captions) + 1 and offsets[0] == 0
+                      and offsets[-1] == len(frames) and bool(np.all(np.diff(offsets) >= 0)))
+        if not consistent:
+            raise DataError(directory, f"inconsistent motion store: frames {frames.shape}, "
+                                       f"{len(offsets)} offsets, {len(ids)} ids, {len(captions)} captions")
+        return cls(directory, ids, captions, frames, offsets)
+
+
+@dataclass
+class NormStats:
+    """Per-feature mean and (floored) std over every frame of the training split."""
+    mean: np.ndarray  # (384,) float32
+    std: np.ndarray   # (384,) float32
+
+    @classmethod
+    def fit(cls, store: MotionStore, downsample: int = 1) -> "NormStats":
+        """Statistics of the frames the model sees: prepare_motion(clip, downsample)."""
+        if len(store) == 0:
+            raise DataError(store.directory, "empty store: no frames to fit normalisation on")
+        clips = [prepare_motion(store.motion(i), downsample) for i in range(len(store))]
+        count = sum(len(clip) for clip in clips)
+        mean = sum(clip.sum(axis=0, dtype=np.float64) for clip in clips) / count
+        variance = sum(np.square(clip - mean).sum(axis=0) for clip in clips) / count
+        std = np.sqrt(variance)
+        floor = STD_FLOOR_RELATIVE * std.mean() if std.mean() > 0 else 1.0
+        return cls(mean.astype(np.float32), np.maximum(std, floor).astype(np.float32))
+
+    def apply(self, motion: np.ndarray) -> np.ndarray:
+        return (np.asarray(motion, dtype=np.float32) - self.mean) / self.std
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, mean=self.mean, std=self.std)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NormStats":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                mean, std = data["mean"], data["std"]
+        except FileNotFoundError:
+            raise DataError(path, "file not found (made by the preprocess stage)") from None
+        except (OSError, ValueError, KeyError) as err:
+            raise DataError(path, f"not normalisation statistics ({err})") from None
+        if mean.shape != (MOTION_DIM,) or std.shape != (MOTION_DIM,) or not np.all(std > 0):
+            raise DataError(path, f"expected mean and positive std of shape ({MOTION_DIM},)")
+        return cls(mean.astype(np.float32), std.astype(np.float32))

@@ -1,0 +1,195 @@
+"""The challenge layout: round trips, and every kind of bad input named as a one-line DataError."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from textmotion.errors import DataError
+from textmotion.layout import (load_captions, read_dataset, read_gt, read_query_batches, write_clip,
+                               write_gt, write_query_batches, write_train_list)
+
+REPO = Path(__file__).resolve().parents[1]
+IDS = ["00000", "00001", "00002", "00003"]
+
+
+def make_root(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for i, clip_id in enumerate(IDS):
+        captions = [f"clip {i} caption {k}" for k in range(1 + i % 3)]
+        write_clip(root, clip_id, rng.normal(size=(5 + i, 384)).astype(np.float32), captions,
+                   {"clip": i} if i % 2 else None)
+    write_train_list(root, IDS)
+    return root
+
+
+def test_round_trip(tmp_path):
+    root = make_root(tmp_path / "data")
+    dataset = read_dataset(root)
+    assert dataset.ids == IDS and dataset.skipped == [] and dataset.fps is None
+    assert dataset.captions("00002") == ["clip 2 caption 0", "clip 2 caption 1", "clip 2 caption 2"]
+    assert dataset.motion("00003").shape == (8, 384) and dataset.motion("00003").dtype == np.float32
+    assert dataset.spec("00001") == {"clip": 1} and dataset.spec("00000") is None
+    assert dataset.motion_path("00001") == root / "motions" / "00001.npy"
+
+
+def test_train_list_order_and_absence(tmp_path):
+    root = make_root(tmp_path / "data")
+    write_train_list(root, ["00002", "00000"])
+    assert read_dataset(root).ids == ["00002", "00000"]  # listed ids only, listed order
+    (root / "train.txt").unlink()
+    assert read_dataset(root).ids == IDS  # every id with both files, sorted
+
+
+def test_captions_tolerate_bom_crlf_and_final_blank_lines(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_bytes("\ufeffa person walks.\r\n  someone walks  \r\n\r\n".encode())
+    assert load_captions(path) == ["a person walks.", "someone walks"]
+
+
+def save_pickled(path: Path) -> None:
+    np.save(path, np.array([{"not": "numbers"}], dtype=object), allow_pickle=True)
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:200])
+
+
+# (file to break, how, words expected in the problem)
+BAD_FILES = {
+    "wrong width": ("motions/00001.npy", lambda p: np.save(p, np.zeros((9, 383), np.float32)), "384"),
+    "wrong ndim": ("motions/00001.npy", lambda p: np.save(p, np.zeros(384, np.float32)), "2-D"),
+    "nan": ("motions/00001.npy", lambda p: np.save(p, np.full((9, 384), np.nan, np.float32)), "NaN"),
+    "inf": ("motions/00001.npy", lambda p: np.save(p, np.full((9, 384), np.inf)), "Inf"),
+    "one frame": ("motions/00001.npy", lambda p: np.save(p, np.zeros((1, 384), np.float32)), "at least 2"),
+    "corrupt": ("motions/00001.npy", lambda p: p.write_bytes(b"not an array"), "readable"),
+    "truncated": ("motions/00001.npy", truncate, "readable"),
+    "pickled": ("motions/00001.npy", save_pickled, "pickled"),
+    "strings": ("motions/00001.npy", lambda p: np.save(p, np.array([["a"] * 384] * 3)), "numeric"),
+    "not utf-8": ("texts/00001.txt", lambda p: p.write_bytes(b"caf\xe9 walk\n"), "UTF-8"),
+    "empty caption": ("texts/00001.txt", lambda p: p.write_text("\n \n"), "empty"),
+    "four lines": ("texts/00001.txt", lambda p: p.write_text("a\nb\nc\nd\n"), "at most 3"),
+    "blank line": ("texts/00001.txt", lambda p: p.write_text("a\n\nb\n"), "blank line 2"),
+    "motion without caption": ("motions/00001.npy", lambda p: (p.parent.parent / "texts/00001.txt").unlink(),
+                               "without caption"),
+    "caption without motion": ("texts/00001.txt", lambda p: (p.parent.parent / "motions/00001.npy").unlink(),
+                               "without motion"),
+    "duplicate id": ("train.txt", lambda p: p.write_text("00000\n00001\n00002\n00001\n00003\n"),
+                     "duplicate id '00001' (lines 2 and 4)"),
+    "listed id without files": ("train.txt", lambda p: p.write_text("\n".join(IDS + ["00009"]) + "\n"),
+                                "'00009' (line 5) has no files"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_input_names_file_and_problem(tmp_path, case):
+    relative, breaks, expected = BAD_FILES[case]
+    root = make_root(tmp_path / "data")
+    breaks(root / relative)
+    with pytest.raises(DataError) as err:
+        read_dataset(root)
+    assert err.value.path == str(root / relative)
+    assert expected in err.value.problem and "\n" not in str(err.value)
+
+    dataset = read_dataset(root, skip_bad=True)
+    assert dataset.skipped == [(str(root / relative), err.value.problem)]
+    expected_ids = IDS if case == "duplicate id" or case == "listed id without files" else \
+        [i for i in IDS if i != "00001"]
+    assert dataset.ids == expected_ids
+
+
+def test_missing_folder_and_nothing_valid(tmp_path):
+    with pytest.raises(DataError, match="folder not found"):
+        read_dataset(tmp_path)
+    root = make_root(tmp_path / "data")
+    for clip_id in IDS:
+        np.save(root / "motions" / f"{clip_id}.npy", np.zeros((1, 384)))
+    with pytest.raises(DataError, match=r"no valid clips \(4 skipped\)"):
+        read_dataset(root, skip_bad=True)
+
+
+def test_write_clip_refuses_bad_data(tmp_path):
+    with pytest.raises(DataError, match="384"):
+        write_clip(tmp_path, "x", np.zeros((4, 10)), ["a caption"])
+    with pytest.raises(DataError, match="at most 3"):
+        write_clip(tmp_path, "x", np.zeros((4, 384)), ["a", "b", "c", "d"])
+    with pytest.raises(DataError, match="several lines"):
+        write_clip(tmp_path, "x", np.zeros((4, 384)), ["a\nb"])
+
+
+def groups_of(n_groups: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(query_id=str(q), caption=f"query {q}", candidates=IDS[::-1] if q % 2 else IDS,
+                            correct=1 + q % 4) for q in range(1, n_groups + 1)]
+
+
+def test_query_batches_round_trip_with_hard_links(tmp_path):
+    root = make_root(tmp_path / "data")
+    groups = groups_of(11)
+    sources = {clip_id: root / "motions" / f"{clip_id}.npy" for clip_id in IDS}
+    write_query_batches(tmp_path / "queries", groups, sources)
+    write_gt(tmp_path / "queries" / "gt.csv", groups)
+    batches = read_query_batches(tmp_path / "queries")
+    assert [b.query_id for b in batches] == [str(q) for q in range(1, 12)]  # 10 after 9
+    assert batches[0].text == "query 1" and len(batches[0].motion_paths) == 4
+    assert batches[0].motion_paths[0].name == "motion_1.npy"
+    assert os.path.samefile(batches[0].motion_paths[0], sources["00003"])
+    assert read_gt(tmp_path / "queries" / "gt.csv") == {g.query_id: g.correct for g in groups}
+
+
+def test_query_batches_bad_layouts(tmp_path):
+    root = make_root(tmp_path / "data")
+    write_query_batches(tmp_path / "q", groups_of(2), {i: root / "motions" / f"{i}.npy" for i in IDS})
+    (tmp_path / "q" / "2" / "motion_3.npy").unlink()
+    with pytest.raises(DataError, match="missing motion_3.npy") as err:
+        read_query_batches(tmp_path / "q")
+    assert err.value.path == str(tmp_path / "q" / "2")
+    (tmp_path / "q" / "1" / "text.txt").write_text("one\ntwo\n")
+    with pytest.raises(DataError, match="one query caption"):
+        read_query_batches(tmp_path / "q")
+    with pytest.raises(DataError, match="not found"):
+        read_query_batches(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("query,correct\n1,2\n", "header"),
+    ("query_id,correct\n1,2\n1,3\n", "duplicate query_id '1'"),
+    ("query_id,correct\n1,0\n", "candidate number"),
+    ("query_id,correct\n1,two\n", "candidate number"),
+    ("query_id,correct\n", "no rows"),
+])
+def test_bad_gt(tmp_path, content, expected):
+    path = tmp_path / "gt.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=expected):
+        read_gt(path)
+
+
+def run_preprocess(workdir: Path, raw_root: Path, skip_bad: bool) -> subprocess.CompletedProcess:
+    params = {"preprocess": {"raw_root": str(raw_root), "out": "data/prepared", "val_fraction": 0.25,
+                             "seed": 0, "downsample": 1, "skip_bad": skip_bad}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    return subprocess.run([sys.executable, str(REPO / "src" / "preprocess.py")], cwd=workdir,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_preprocess_cli_fails_cleanly_or_skips(tmp_path):
+    root = make_root(tmp_path / "raw")
+    np.save(root / "motions" / "00002.npy", np.zeros((9, 100), np.float32))
+    failed = run_preprocess(tmp_path, root, skip_bad=False)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines() == [
+        f"error: {root / 'motions' / '00002.npy'}: expected 384 features per frame, got shape (9, 100)"]
+    assert not (tmp_path / "data").exists() or list((tmp_path / "data").iterdir()) == []
+
+    skipped = run_preprocess(tmp_path, root, skip_bad=True)
+    assert skipped.returncode == 0, skipped.stderr
+    report = yaml.safe_load((tmp_path / "data" / "prepared" / "report.json").read_text())
+    assert report["skipped"] == [{"path": str(root / "motions" / "00002.npy"),
+                                  "reason": "expected 384 features per frame, got shape (9, 100)"}]
+    assert sum(report["clips"].values()) == 3
