@@ -1,0 +1,101 @@
+"""Stage `evaluate`: the trained model on the make_val query groups and on the full val gallery.
+
+Query groups: ranked with the same code as `predict`, written as a val submission, scored
+(challenge score with a bootstrap 95 % interval, R@1..10, MRR@10, mean/median rank).
+Full gallery (TMR's protocol): every val caption against every val clip, both directions.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from textmotion.errors import DataError, run_cli
+from textmotion.io import atomic_path, load_params, write_json
+from textmotion.layout import QueryBatch, load_motion, read_gt, read_query_batches
+from textmotion.metrics import (bootstrap_score_interval, gallery_metrics,
+                                ranks_from_rankings, recall_curve, retrieval_summary)
+from textmotion.model_io import load_model
+from textmotion.render import draw_motion
+from textmotion.retrieval import encode_in_chunks, rank_candidates, top_k
+from textmotion.store import MotionStore
+from textmotion.submission import write_submission
+
+N_SHOWN = 3  # retrieved clips drawn per example query
+
+
+def full_gallery_metrics(model, store: MotionStore, chunk_size: int) -> dict:
+    """Every caption of the split against every clip (t2m and m2t R@1/5/10, median rank)."""
+    captions, caption_clip = [], []
+    for clip, clip_captions in enumerate(store.captions):
+        captions += clip_captions
+        caption_clip += [clip] * len(clip_captions)
+    text_embeddings = model.encode_texts(captions)
+    motion_embeddings = encode_in_chunks(model, len(store), store.motion, chunk_size)
+    return gallery_metrics(text_embeddings @ motion_embeddings.T, caption_clip)
+
+
+def write_recall_plot(path: str | Path, ranks) -> None:
+    """R@k for k = 1..10 as a small CSV series for `dvc plots`."""
+    table = pd.DataFrame({"k": range(1, 11), "recall": recall_curve(ranks).round(6)})
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def draw_retrieval_examples(path: str | Path, batches: list[QueryBatch], rankings: dict,
+                            gt: dict[str, int]) -> None:
+    """One row per query: its caption, the correct clip, then the top retrieved clips."""
+    fig = Figure(figsize=(3.2 * (N_SHOWN + 1), 2.9 * len(batches)), layout="constrained")
+    rows = fig.subfigures(len(batches), 1, squeeze=False)[:, 0]
+    for row, batch in zip(rows, batches):
+        correct = gt[batch.query_id]
+        row.suptitle(f"query {batch.query_id}: " + "\n".join(textwrap.wrap(batch.text, 90)),
+                     fontsize=11)
+        axes = row.subplots(1, N_SHOWN + 1)
+        shown = [(correct, f"correct: #{correct}", "black")]
+        for place, candidate in enumerate(rankings[batch.query_id][:N_SHOWN], start=1):
+            hit = candidate == correct
+            shown.append((candidate, f"top-{place}: #{candidate} " + ("✓ correct" if hit else "✗ wrong"),
+                          "tab:green" if hit else "tab:red"))
+        for ax, (candidate, title, colour) in zip(axes, shown):
+            draw_motion(ax, load_motion(batch.motion_paths[candidate - 1]))
+            ax.set_title(title, color=colour, fontsize=10)
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+
+
+def main() -> None:
+    cfg = load_params("evaluate")
+    batches = read_query_batches(cfg["val_dir"])
+    gt_path = Path(cfg["val_dir"]) / "gt.csv"
+    gt = read_gt(gt_path)
+    if set(gt) != {batch.query_id for batch in batches}:
+        raise DataError(gt_path, f"its query ids differ from the query folders in {cfg['val_dir']}")
+    model = load_model(cfg["model_dir"])
+
+    rankings = rank_candidates(model, batches, cfg["chunk_size"])
+    write_submission(cfg["submission"], top_k(rankings),
+                     {batch.query_id: len(batch.motion_paths) for batch in batches})
+    # Full rankings: the same score, R@k and MRR@10 as the scorer gives the top-10
+    # submission, plus the mean and median rank.
+    ranks = ranks_from_rankings([rankings[q] for q in gt], list(gt.values()))
+    summary = retrieval_summary(ranks)
+    low, high = bootstrap_score_interval(ranks, cfg["n_bootstrap"], cfg["seed"])
+    # a dict, not a list: `dvc metrics show/diff` skip lists
+    summary = {"score": summary.pop("score"), "score_ci95": {"low": low, "high": high}, **summary}
+    summary["gallery"] = full_gallery_metrics(model, MotionStore.open(cfg["val_store"]),
+                                              cfg["chunk_size"])
+    write_json(cfg["metrics"], summary)
+    write_recall_plot(cfg["recall_plot"], ranks)
+    draw_retrieval_examples(cfg["examples_plot"], batches[:cfg["n_examples"]], rankings, gt)
+    print(f"val score {summary['score']:.4f} (95 % CI {low:.4f}–{high:.4f}), "
+          f"R@1 {summary['R@1']:.3f}, gallery t2m R@1 {summary['gallery']['t2m']['R@1']:.3f}")
+
+
+if __name__ == "__main__":
+    run_cli(main)
