@@ -1,0 +1,295 @@
+"""The train loop: symmetric InfoNCE, AdamW in two groups, warmup + cosine, resumable.
+
+Reproducibility: model weights come from `seed`; the data order and every augmentation draw
+come from (seed, epoch, clip index), never from a global generator, so an epoch is the same
+whether or not the run was resumed before it; dropout's generator is checkpointed. After
+each epoch `checkpoints/<config hash>/last.pt` holds everything needed to continue (weights,
+optimizer, scheduler, RNG states, the metric history, which is replayed into dvclive since
+DVC may have deleted dvclive's folder before the re-run). It is deleted once the model
+folder is saved.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from dvclive import Live
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from textmotion.io import atomic_path
+from textmotion.loss import symmetric_info_nce
+from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
+from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model
+from textmotion.skeleton import swap_persons
+from textmotion.store import MotionStore, NormStats, prepare_motion
+
+NON_REPRODUCIBLE_METRICS = ("clips_per_s", "epoch_s")
+
+
+class CaptionedClips(Dataset):
+    """(prepared motion, caption) pairs of a store.
+
+    With `augment`: a random caption of the clip's 1–3 (the seed's augmentation), a random
+    `max_frames` window, and persons A/B exchanged with probability `swap_probability`, all
+    drawn from (seed, epoch, index). Without: the first caption and the first frames, which
+    is exactly what `RetrievalModel.encode_*` sees at inference.
+    """
+
+    def __init__(self, store: MotionStore, model: RetrievalModel, augment: bool, seed: int,
+                 random_crop: bool = False, swap_probability: float = 0.0):
+        self.store = store
+        self.model = model
+        self.augment = augment
+        self.seed = seed
+        self.random_crop = random_crop
+        self.swap_probability = swap_probability
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
+        captions, raw = self.store.captions[index], self.store.motion(index)
+        if not self.augment:
+            return self.model.prepare(raw), captions[0]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        caption = captions[rng.integers(len(captions))]
+        if rng.random() < self.swap_probability:
+            raw = swap_persons(raw)
+        start = 0
+        if self.random_crop:
+            n_frames = len(prepare_motion(raw, self.model.downsample))
+            start = int(rng.integers(max(n_frames - self.model.max_frames, 0) + 1))
+        return self.model.prepare(raw, start), caption
+
+
+class Collate:
+    """Pads motions; turns captions into cached backbone features (frozen) or tokens."""
+
+    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None,
+                 features: torch.Tensor | None):
+        self.model = model
+        self.feature_cache = feature_cache
+        self.features = features
+
+    def __call__(self, items: Sequence[tuple[np.ndarray, str]]) -> dict:
+        motions, captions = zip(*items)
+        batch, mask = self.model.pad(motions)
+        if self.feature_cache is not None:
+            text = {"features": self.features[[self.feature_cache[c] for c in captions]]}
+        else:
+            text = self.model.text_encoder.tokenize(list(captions))
+        return {"motions": batch, "mask": mask, "text": text}
+
+
+def embed_batch(model: RetrievalModel, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    text = {k: v.to(device) for k, v in batch["text"].items()}
+    text_embeddings = (model.text_encoder.project(text["features"]) if "features" in text
+                       else model.text_encoder(text))
+    motion_embeddings = model.motion_encoder(batch["motions"].to(device), batch["mask"].to(device))
+    return text_embeddings.float(), motion_embeddings.float()
+
+
+def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) -> tuple[dict[str, int], torch.Tensor]:
+    """Frozen backbone: every distinct caption's features, computed once."""
+    captions = sorted({c for store in stores for clip in store.captions for c in clip})
+    return {c: i for i, c in enumerate(captions)}, model.text_encoder.features_of(captions)
+
+
+def parameter_groups(model: RetrievalModel, lr: float, text_lr_scale: float) -> list[dict]:
+    """The pretrained text backbone learns at lr × text_lr_scale; everything new at lr."""
+    backbone = [p for p in model.text_encoder.backbone.parameters() if p.requires_grad]
+    backbone_ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in backbone_ids]
+    groups = [{"params": rest, "lr": lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": lr * text_lr_scale})
+    return groups
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+@torch.no_grad()
+def validate(model: RetrievalModel, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """Val loss (batch InfoNCE, no gradient) and text→motion retrieval over the whole split."""
+    model.eval()
+    texts, motions, loss_sum = [], [], 0.0
+    for batch in loader:
+        text_embeddings, motion_embeddings = embed_batch(model, batch, device)
+        loss_sum += float(symmetric_info_nce(text_embeddings, motion_embeddings, model.temperature())) * len(text_embeddings)
+        texts.append(text_embeddings.cpu())
+        motions.append(motion_embeddings.cpu())
+    texts, motions = torch.cat(texts).numpy(), torch.cat(motions).numpy()
+    ranks = ranks_from_similarity(texts @ motions.T, np.arange(len(texts)))
+    return {"val_loss": loss_sum / len(texts), "val_R@1": recall_at_k(ranks, 1),
+            "val_R@5": recall_at_k(ranks, 5), "val_score": challenge_score(ranks)}
+
+
+def config_hash(config: dict, stats_path: str | Path) -> str:
+    """Identifies a run: the resolved config and the training data (via its statistics)."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    digest.update(Path(stats_path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _rng_states() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _restore_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class TrainingSession:
+    """A model with its data, optimizer and schedule, ready to train; built from params."""
+
+    def __init__(self, model_params: dict, train_params: dict, text_pretrained: bool = True):
+        tp = self.params = train_params
+        torch.set_num_threads(tp["threads"])
+        downsample = json.loads(Path(tp["report"]).read_text(encoding="utf-8"))["downsample"]
+        self.config = resolve_config(model_params, tp, downsample, text_pretrained)
+        self.checkpoint = Path(tp["checkpoint_dir"]) / config_hash(self.config, tp["stats"]) / "last.pt"
+        self.device = pick_device(tp["device"])
+
+        seed_everything(tp["seed"])
+        self.model = model = build_model(self.config, NormStats.load(tp["stats"])).to(self.device)
+        train_store, val_store = MotionStore.open(tp["train_store"]), MotionStore.open(tp["val_store"])
+        self.train_clips = CaptionedClips(train_store, model, True, tp["seed"], tp["random_crop"],
+                                          tp["swap_probability"])
+        cache, features = (cache_text_features(model, [train_store, val_store]) if model.text_encoder.frozen
+                           else (None, None))
+        self.collate = Collate(model, cache, features)
+        self.val_loader = DataLoader(CaptionedClips(val_store, model, False, tp["seed"]),
+                                     batch_size=tp["batch_size"], collate_fn=self.collate)
+        self.optimizer = torch.optim.AdamW(parameter_groups(model, tp["lr"], tp["text_lr_scale"]),
+                                           weight_decay=tp["weight_decay"])
+        self.steps_per_epoch = len(train_store) // tp["batch_size"]
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(tp["warmup_steps"], self.steps_per_epoch * tp["epochs"]))
+
+    def loader(self, epoch: int) -> DataLoader:
+        """The epoch's batches: order and augmentations depend on (seed, epoch) only."""
+        self.train_clips.epoch = epoch
+        order = torch.Generator().manual_seed(self.params["seed"] * 100_003 + epoch)
+        return DataLoader(self.train_clips, batch_size=self.params["batch_size"], shuffle=True,
+                          drop_last=True, collate_fn=self.collate, generator=order)
+
+    def step(self, batch: dict) -> float:
+        """One optimisation step; returns the batch loss. bf16 autocast on GPU only."""
+        self.model.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            text_embeddings, motion_embeddings = embed_batch(self.model, batch, self.device)
+            loss = symmetric_info_nce(text_embeddings, motion_embeddings, self.model.temperature())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
+                                       self.params["grad_clip"])
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.item()
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        loss_sum, n_clips, started = 0.0, 0, time.perf_counter()
+        bar = tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}", leave=False)
+        for batch in bar:
+            loss_sum += self.step(batch) * len(batch["motions"])
+            n_clips += len(batch["motions"])
+            bar.set_postfix(loss=f"{loss_sum / n_clips:.4f}")
+        seconds = time.perf_counter() - started
+        return {"train_loss": loss_sum / n_clips, "clips_per_s": n_clips / seconds, "epoch_s": seconds}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.model, self.val_loader, self.device)
+
+    def save_checkpoint(self, history: list[dict]) -> None:
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save({"model": _trainable_state(self.model), "optimizer": self.optimizer.state_dict(),
+                        "scheduler": self.scheduler.state_dict(), "rng": _rng_states(),
+                        "history": history}, tmp)
+
+    def load_checkpoint(self) -> list[dict]:
+        """Restore the interrupted run, if any; returns its metric history (one row per epoch)."""
+        if not self.checkpoint.exists():
+            return []
+        state = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"], strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _restore_rng_states(state["rng"])
+        print(f"resuming from {self.checkpoint} after epoch {len(state['history'])}")
+        return state["history"]
+
+
+def train(model_params: dict, train_params: dict, stop_after_epochs: int | None = None,
+          text_pretrained: bool = True) -> list[dict]:
+    """Train (or resume) the run `train_params` describes; returns the per-epoch metrics.
+
+    `stop_after_epochs` ends the run after that many epochs, leaving its checkpoint as a
+    killed run would (for tests). `text_pretrained=False` is for tests only.
+    """
+    session = TrainingSession(model_params, train_params, text_pretrained)
+    history = session.load_checkpoint()
+    live = Live(dir=train_params["live_dir"], dvcyaml=None, save_dvc_exp=False)
+    for row in history:
+        _log(live, row)
+    n_epochs = train_params["epochs"]
+    for epoch in range(len(history), n_epochs):
+        row = session.train_epoch(epoch)
+        row.update(session.validate(), temperature=session.model.temperature().item(),
+                   lr=session.scheduler.get_last_lr()[0])
+        history.append(row)
+        _log(live, row)
+        print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+        session.save_checkpoint(history)
+        if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
+            return history
+    save_model(train_params["model_dir"], session.model, session.config)
+    live.end()
+    session.checkpoint.unlink(missing_ok=True)
+    session.checkpoint.parent.rmdir()
+    return history
+
+
+def _trainable_state(model: RetrievalModel) -> dict[str, torch.Tensor]:
+    """The model's state without its frozen backbone (rebuilt identically from its source)."""
+    frozen = model.text_encoder.frozen
+    return {k: v for k, v in model.state_dict().items() if not (frozen and k.startswith("text_encoder.backbone."))}
+
+
+def _log(live: Live, row: dict) -> None:
+    for name, value in row.items():
+        live.log_metric(name, value)
+    live.next_step()

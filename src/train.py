@@ -1,0 +1,18 @@
+"""Stage `train`: text and motion encoders into one space (params sections `model`, `train`).
+
+Writes the model folder (`train.model_dir`) and per-epoch metrics to `train.live_dir`;
+resumes from `train.checkpoint_dir` when a run with the same config was interrupted.
+"""
+from __future__ import annotations
+
+from textmotion.errors import run_cli
+from textmotion.io import load_params
+from textmotion.training import train
+
+
+def main() -> None:
+    train(load_params("model"), load_params("train"))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,121 @@
+"""Training on a tiny generated store: determinism, resume equivalence, model folder round trip."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textmotion.model_io import build_model, load_model, resolve_config, save_model
+from textmotion.store import MotionStore, NormStats
+from textmotion.training import NON_REPRODUCIBLE_METRICS, train
+
+ACTIONS = ["walks forward", "waves a hand", "jumps twice", "sits down"]
+
+TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": True, "embed_dim": 16,
+              "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "dropout": 0.1,
+              "patch_size": 2, "max_frames": 24, "padding_mask": True}
+
+
+def tiny_train_params(root: Path, data: Path) -> dict:
+    return {"seed": 0, "train_store": str(data / "train"), "val_store": str(data / "val"),
+            "stats": str(data / "stats.npz"), "report": str(data / "report.json"),
+            "model_dir": str(root / "models"), "live_dir": str(root / "dvclive"),
+            "checkpoint_dir": str(root / "checkpoints"), "epochs": 2, "batch_size": 8, "lr": 1e-3,
+            "text_lr_scale": 0.1, "weight_decay": 0.01, "warmup_steps": 2, "grad_clip": 1.0,
+            "temperature": 0.07, "learnable_temperature": True, "random_crop": True,
+            "swap_probability": 0.5, "threads": 1, "device": "cpu"}
+
+
+def write_tiny_dataset(root: Path, n_train: int = 32, n_val: int = 12) -> Path:
+    """Clips whose motion pattern depends on the action their captions name."""
+    rng = np.random.default_rng(0)
+    for split, n in [("train", n_train), ("val", n_val)]:
+        motions, captions = [], []
+        for i in range(n):
+            action = i % len(ACTIONS)
+            t = np.arange(int(rng.integers(12, 40)))[:, None]
+            motions.append((np.sin(t * (action + 1) / 5 + np.arange(384) / 50)
+                            + 0.1 * rng.normal(size=(len(t), 384))).astype(np.float32))
+            captions.append([f"a person {ACTIONS[action]}", f"someone {ACTIONS[action]}"][: 1 + i % 2])
+        MotionStore.write(root / split, [f"{split}{i}" for i in range(n)], motions, captions)
+    NormStats.fit(MotionStore.open(root / "train")).save(root / "stats.npz")
+    (root / "report.json").write_text(json.dumps({"downsample": 1}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+def reproducible(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in NON_REPRODUCIBLE_METRICS} for row in history]
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return {**torch.load(model_dir / "motion_encoder.pt"), **torch.load(model_dir / "text_encoder.pt")}
+
+
+def assert_same_weights(dir_a: Path, dir_b: Path) -> None:
+    a, b = weights(dir_a), weights(dir_b)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data, tmp_path_factory) -> tuple[Path, list[dict]]:
+    root = tmp_path_factory.mktemp("run_a")
+    return root, train(TINY_MODEL, tiny_train_params(root, tiny_data))
+
+
+def test_two_runs_give_identical_metrics_and_weights(tiny_data, uninterrupted, tmp_path):
+    root_a, history_a = uninterrupted
+    history_b = train(TINY_MODEL, tiny_train_params(tmp_path, tiny_data))
+    assert len(history_a) == 2
+    assert reproducible(history_a) == reproducible(history_b)
+    assert_same_weights(root_a / "models", tmp_path / "models")
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data, uninterrupted, tmp_path):
+    root_a, history_a = uninterrupted
+    params = tiny_train_params(tmp_path, tiny_data)
+    first = train(TINY_MODEL, params, stop_after_epochs=1)
+    assert len(first) == 1 and not (tmp_path / "models").exists()
+    assert len(list((tmp_path / "checkpoints").glob("*/last.pt"))) == 1
+
+    resumed = train(TINY_MODEL, params)
+    assert reproducible(resumed) == reproducible(history_a)
+    assert_same_weights(root_a / "models", tmp_path / "models")
+    assert not list((tmp_path / "checkpoints").glob("*/last.pt"))
+    # dvclive's history holds both epochs although the first was trained by another process
+    metrics = json.loads((tmp_path / "dvclive" / "metrics.json").read_text())
+    assert metrics["step"] == 1 and metrics["val_R@1"] == pytest.approx(history_a[-1]["val_R@1"])
+    assert len((tmp_path / "dvclive" / "plots" / "metrics" / "train_loss.tsv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("freeze_text", [True, False])
+def test_model_folder_round_trip_gives_identical_embeddings(tiny_data, tmp_path, freeze_text):
+    config = resolve_config({**TINY_MODEL, "freeze_text": freeze_text},
+                            tiny_train_params(tmp_path, tiny_data), downsample=1,
+                            text_pretrained=freeze_text)  # a random backbone must be saved too
+    torch.manual_seed(1)
+    model = build_model(config, NormStats.load(tiny_data / "stats.npz"))
+    with torch.no_grad():  # move the trainable weights away from the seeded initialisation
+        for parameter in filter(lambda p: p.requires_grad, model.parameters()):
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    save_model(tmp_path / "models", model, config)
+    loaded = load_model(tmp_path / "models", device="cpu")
+
+    store = MotionStore.open(tiny_data / "val")
+    motions = [store.motion(i) for i in range(len(store))]
+    texts = [c[0] for c in store.captions]
+    np.testing.assert_array_equal(model.encode_motions(motions), loaded.encode_motions(motions))
+    np.testing.assert_array_equal(model.encode_texts(texts), loaded.encode_texts(texts))
+    assert json.loads((tmp_path / "models" / "config.json").read_text())["model"]["freeze_text"] is freeze_text
+    # batching does not change an embedding
+    one_by_one = np.concatenate([loaded.encode_motions([m]) for m in motions])
+    np.testing.assert_allclose(loaded.encode_motions(motions, batch_size=5), one_by_one, atol=1e-5)
