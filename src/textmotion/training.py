@@ -249,7 +249,7 @@ class TrainingSession:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         _restore_rng_states(state["rng"])
-        print(f"resuming from {self.checkpoint} after epoch {len(state['history'])}")
+        print(f"resuming from {self.checkpoint} after epoch {len(state['history'])}", flush=True)
         return state["history"]
 
 
@@ -272,7 +272,7 @@ def train(model_params: dict, train_params: dict, stop_after_epochs: int | None 
                    lr=session.scheduler.get_last_lr()[0])
         history.append(row)
         _log(live, row)
-        print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+        print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         session.save_checkpoint(history)
         if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
             return history
