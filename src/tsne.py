@@ -8,11 +8,7 @@ not faithful): mean cosine of matching pairs against non-matching pairs, and pai
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import torch
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
@@ -20,9 +16,9 @@ from sklearn.manifold import TSNE
 from textmotion.errors import run_cli
 from textmotion.io import atomic_path, load_params
 from textmotion.metrics import pair_alignment
-from textmotion.model_io import build_model, load_model
+from textmotion.model_io import build_untrained, load_model
 from textmotion.retrieval import encode_in_chunks
-from textmotion.store import MotionStore, NormStats
+from textmotion.store import MotionStore
 
 
 def tsne_2d(text_embeddings: np.ndarray, motion_embeddings: np.ndarray, perplexity: float,
@@ -33,13 +29,6 @@ def tsne_2d(text_embeddings: np.ndarray, motion_embeddings: np.ndarray, perplexi
                 learning_rate="auto", random_state=seed)
     points = tsne.fit_transform(joint)
     return points[:len(text_embeddings)], points[len(text_embeddings):]
-
-
-def build_untrained(model_dir: str | Path):
-    """The trained model's architecture and normalisation, with its initial (seeded) weights."""
-    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-    torch.manual_seed(config["seed"])
-    return build_model(config, NormStats.load(Path(model_dir) / "stats.npz"))
 
 
 def main() -> None:

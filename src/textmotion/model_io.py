@@ -139,12 +139,25 @@ def save_model(model_dir: str | Path, model: RetrievalModel, config: dict) -> No
         model.stats.save(tmp / "stats.npz")
 
 
+def _read_config_and_stats(model_dir: Path) -> tuple[dict, NormStats]:
+    """The resolved config and normalisation statistics saved in a model folder."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    return config, NormStats.load(model_dir / "stats.npz")
+
+
+def build_untrained(model_dir: str | Path) -> RetrievalModel:
+    """A model folder's architecture and normalisation with its initial (seeded) weights."""
+    config, stats = _read_config_and_stats(Path(model_dir))
+    torch.manual_seed(config["seed"])
+    return build_model(config, stats)
+
+
 def load_model(model_dir: str | Path, device: str | torch.device | None = None) -> RetrievalModel:
     """The model of a folder written by `save_model`, in eval mode on `device` (default: CUDA if any)."""
     model_dir = Path(model_dir)
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    config, stats = _read_config_and_stats(model_dir)
     backbone_saved = _backbone_is_saved(config)
-    model = build_model(config, NormStats.load(model_dir / "stats.npz"), pretrained=not backbone_saved)
+    model = build_model(config, stats, pretrained=not backbone_saved)
     model.motion_encoder.load_state_dict(torch.load(model_dir / "motion_encoder.pt", map_location="cpu"))
     missing, unexpected = model.load_state_dict(
         torch.load(model_dir / "text_encoder.pt", map_location="cpu"), strict=False)
