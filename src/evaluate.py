@@ -1,7 +1,9 @@
 """Stage `evaluate`: the trained model on the make_val query groups and on the full val gallery.
 
 Query groups: ranked with the same code as `predict`, written as a val submission, scored
-(challenge score with a bootstrap 95 % interval, R@1..10, MRR@10, mean/median rank).
+(challenge score with a bootstrap 95 % interval, R@1..10, MRR@10, mean/median rank). The
+bootstrap resamples query clips (from make_val's groups.csv), not groups: groups made from
+one clip's captions share its motion and are not independent.
 Full gallery (TMR's protocol): every val caption against every val clip, both directions.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from matplotlib.figure import Figure
 
 from textmotion.errors import DataError, run_cli
 from textmotion.io import atomic_path, load_params, write_json
-from textmotion.layout import QueryBatch, load_motion, read_gt, read_query_batches
+from textmotion.layout import QueryBatch, load_motion, read_scored_queries
 from textmotion.metrics import (bootstrap_score_interval, gallery_metrics,
                                 ranks_from_rankings, recall_curve, retrieval_summary)
 from textmotion.model_io import load_model
@@ -35,6 +37,18 @@ def full_gallery_metrics(model, store: MotionStore, chunk_size: int) -> dict:
     text_embeddings = model.encode_texts(captions)
     motion_embeddings = encode_in_chunks(model, len(store), store.motion, chunk_size)
     return gallery_metrics(text_embeddings @ motion_embeddings.T, caption_clip)
+
+
+def query_clips(groups_csv: Path, gt: dict[str, int]) -> list[str]:
+    """The query clip of each gt query (the clip at its correct candidate), from groups.csv."""
+    try:
+        table = pd.read_csv(groups_csv, dtype=str, keep_default_na=False)
+        clip_of = {(row.query_id, int(row.candidate)): row.clip_id for row in table.itertuples(index=False)}
+        return [clip_of[(query_id, correct)] for query_id, correct in gt.items()]
+    except FileNotFoundError:
+        raise DataError(groups_csv, "file not found (made by the make_val stage)") from None
+    except (OSError, ValueError, AttributeError, KeyError, pd.errors.ParserError) as err:
+        raise DataError(groups_csv, f"does not name each query's clip ({err}); re-run make_val") from None
 
 
 def write_recall_plot(path: str | Path, ranks) -> None:
@@ -71,11 +85,8 @@ def draw_retrieval_examples(path: str | Path, batches: list[QueryBatch], ranking
 
 def main() -> None:
     cfg = load_params("evaluate")
-    batches = read_query_batches(cfg["val_dir"])
-    gt_path = Path(cfg["val_dir"]) / "gt.csv"
-    gt = read_gt(gt_path)
-    if set(gt) != {batch.query_id for batch in batches}:
-        raise DataError(gt_path, f"its query ids differ from the query folders in {cfg['val_dir']}")
+    batches, gt = read_scored_queries(cfg["val_dir"], Path(cfg["val_dir"]) / "gt.csv")
+    clips = query_clips(Path(cfg["val_dir"]) / "groups.csv", gt)
     model = load_model(cfg["model_dir"])
 
     rankings = rank_candidates(model, batches, cfg["chunk_size"])
@@ -85,9 +96,11 @@ def main() -> None:
     # submission, plus the mean and median rank.
     ranks = ranks_from_rankings([rankings[q] for q in gt], list(gt.values()))
     summary = retrieval_summary(ranks)
-    low, high = bootstrap_score_interval(ranks, cfg["n_bootstrap"], cfg["seed"])
+    low, high = bootstrap_score_interval(ranks, cfg["n_bootstrap"], cfg["seed"], clusters=clips)
+    sizes = [len(batch.motion_paths) for batch in batches]
     # a dict, not a list: `dvc metrics show/diff` skip lists
-    summary = {"score": summary.pop("score"), "score_ci95": {"low": low, "high": high}, **summary}
+    summary = {"score": summary.pop("score"), "score_ci95": {"low": low, "high": high}, **summary,
+               "query_clips": len(set(clips)), "n_candidates": {"min": min(sizes), "max": max(sizes)}}
     summary["gallery"] = full_gallery_metrics(model, MotionStore.open(cfg["val_store"]),
                                               cfg["chunk_size"])
     write_json(cfg["metrics"], summary)

@@ -1,11 +1,14 @@
 """Stage `generate`: the embedded synthetic two-person dataset, in the challenge layout.
 
-Stage mode (no arguments) reads the `generate` section of params.yaml and writes
-  - `out`: motions/, texts/, specs/, train.txt, dataset.json (fps, statistics)
-  - `test_queries_dir`: held-out clips as query groups (<qid>/text.txt, motion_1..N.npy,
-    each clip's file stored once and hard-linked between groups), with hard negatives
-  - `test_gt`: their ground truth, kept apart from the queries.
-CLI mode makes clips from explicit specs (see textmotion/synth/spec.py for the format):
+The synthetic source. Stage mode (no arguments) reads the `generate` section of params.yaml
+and writes `out` in the layout every source writes (textmotion/layout.py):
+  - motions/, texts/, train.txt, dataset.json (source, fps, up axis, statistics)
+  - metadata.json: each clip's action labels and semantic signature (for hard negatives)
+  - test_queries/, test_gt.csv: held-out clips as query groups (<qid>/text.txt,
+    motion_1..N.npy, each clip's file stored once and hard-linked between groups), with hard
+    negatives, and their ground truth
+  - specs/: each clip's synthesis spec (this source's own; nothing generic reads it)
+CLI mode makes clips from explicit specs (see textmotion/sources/synthetic/spec.py for the format):
     python src/generate.py --specs FILE --out DIR [--seed S] [--captions K] [--fps F] [--force]
 
 Every clip draws from its own generator seeded by (seed, stream, clip index), so a clip
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -23,14 +27,16 @@ import numpy as np
 from tqdm import tqdm
 
 from textmotion.errors import DataError, run_cli
-from textmotion.groups import QueryGroup, build_query_groups
-from textmotion.io import atomic_dir, load_params, write_json
-from textmotion.layout import DATASET_INFO, check_motion, write_clip, write_gt, write_query_batches, write_train_list
-from textmotion.synth.captions import make_captions
-from textmotion.synth.motion import synthesize
-from textmotion.synth.spec import action_names, load_specs, sample_spec
+from textmotion.groups import build_query_groups
+from textmotion.io import atomic_dir, load_params
+from textmotion.layout import (check_motion, write_clip, write_dataset_info, write_id_list, write_metadata,
+                               write_test_set)
+from textmotion.sources.synthetic.captions import make_captions
+from textmotion.sources.synthetic.motion import synthesize
+from textmotion.sources.synthetic.spec import action_names, load_specs, sample_spec, semantic_signature
 
 POOL_STREAM, TEST_STREAM, GROUP_STREAM = 0, 1, 2
+SPECS = "specs"
 
 
 def make_clip(seed: int, stream: int, index: int, fps: int, spec: dict | None = None,
@@ -52,57 +58,66 @@ def dataset_statistics(specs: list[dict], lengths: list[int], captions: list[lis
             "clips_with_action": dict(sorted(actions.items()))}
 
 
+def clip_metadata(spec: dict) -> dict:
+    """What the generic code may know of a clip: its action labels and semantic signature."""
+    return {"labels": sorted(action_names(spec)), "signature": json.dumps(semantic_signature(spec))}
+
+
 def write_dataset(root: Path, clips: Iterable[tuple[dict, np.ndarray, list[str]]], ids: list[str],
                   info: dict) -> dict:
-    """Write clips (as they come), train.txt and dataset.json (info + statistics); return the stats."""
+    """Write clips (as they come) with their specs, train.txt, metadata.json and dataset.json
+    (info + statistics); return the statistics."""
     specs, lengths, captions = [], [], []
+    (root / SPECS).mkdir(parents=True, exist_ok=True)
     for clip_id, (spec, motion, clip_captions) in zip(ids, clips, strict=True):
-        write_clip(root, clip_id, motion, clip_captions, spec)
+        write_clip(root, clip_id, motion, clip_captions)
+        (root / SPECS / f"{clip_id}.json").write_text(json.dumps(spec) + "\n", encoding="utf-8")
         specs.append(spec)
         lengths.append(len(motion))
         captions.append(clip_captions)
-    write_train_list(root, ids)
+    write_id_list(root, ids)
+    write_metadata(root, {clip_id: clip_metadata(spec) for clip_id, spec in zip(ids, specs)})
     stats = dataset_statistics(specs, lengths, captions, info["fps"])
-    write_json(root / DATASET_INFO, {**info, "statistics": stats})
+    write_dataset_info(root, {"source": "synthetic", **info, "up_axis": "y", "statistics": stats})
     return stats
 
 
-def write_test_queries(queries: Path, cfg: dict) -> tuple[list[QueryGroup], dict]:
-    """Held-out clips as hard query groups in `queries`; the groups and their report.
+def write_test_queries(root: Path, cfg: dict) -> dict:
+    """Held-out clips as hard query groups, the source's test set in `root`; their report.
 
     Each clip's file is written once, then hard-linked into every group that uses it.
     """
     seed, fps = cfg["seed"], cfg["fps"]
-    staging = queries / ".clips"
-    staging.mkdir()
+    staging = root / ".test_clips"
+    staging.mkdir(parents=True)
     paths, captions, specs = {}, {}, {}
     for i in tqdm(range(cfg["n_test_clips"]), desc="test clips", unit="clip"):
         clip_id = f"test_{i:05d}"
         specs[clip_id], motion, captions[clip_id] = make_clip(seed, TEST_STREAM, i, fps)
         paths[clip_id] = staging / f"{clip_id}.npy"
         np.save(paths[clip_id], check_motion(motion, paths[clip_id]))
-    groups, report = build_query_groups(list(paths), captions, specs, cfg["n_test_queries"],
-                                        cfg["n_candidates"], cfg["hard_fraction"],
+    groups, report = build_query_groups(list(paths), captions,
+                                        {clip: clip_metadata(spec) for clip, spec in specs.items()},
+                                        cfg["n_test_queries"], cfg["n_candidates"], cfg["hard_fraction"],
                                         np.random.default_rng([seed, GROUP_STREAM]))
-    write_query_batches(queries, groups, paths)
+    write_test_set(root, groups, paths)
     shutil.rmtree(staging)
-    return groups, report
+    return report
 
 
 def generate_stage(cfg: dict) -> None:
     seed, fps, n_clips = cfg["seed"], cfg["fps"], cfg["n_clips"]
-    with atomic_dir(cfg["out"]) as root, atomic_dir(cfg["test_queries_dir"]) as queries:
-        test_groups, test_report = write_test_queries(queries, cfg)
+    with atomic_dir(cfg["out"]) as root:
+        test_report = write_test_queries(root, cfg)
         clips = (make_clip(seed, POOL_STREAM, i, fps)
                  for i in tqdm(range(n_clips), desc="train pool", unit="clip"))
         stats = write_dataset(root, clips, [f"{i:05d}" for i in range(n_clips)],
                               {"generator": "src/generate.py", "seed": seed, "fps": fps,
                                "test_queries": test_report})
-        write_gt(cfg["test_gt"], test_groups)  # last: written only when everything else was
     print(f"generated {stats['clips']} clips ({stats['frames']} frames, "
           f"{stats['seconds']['total'] / 60:.1f} min at {fps} fps) in {cfg['out']}; "
           f"{test_report['n_groups']} test queries x {cfg['n_candidates']} candidates from "
-          f"{cfg['n_test_clips']} held-out clips in {cfg['test_queries_dir']} (hard negatives per "
+          f"{cfg['n_test_clips']} held-out clips in {cfg['out']}/test_queries (hard negatives per "
           f"group: min {test_report['hard_negatives_min']}, mean {test_report['hard_negatives_mean']})")
 
 

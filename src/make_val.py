@@ -5,11 +5,16 @@ store, and report.json for the raw root); writes `out`/
   <i>/text.txt, motion_1..N.npy   one caption, N candidates (hard links to the raw files)
   gt.csv                          query_id,correct
   groups.csv                      query_id,candidate,clip_id: which clip each candidate is
-  report.json                     hard-negative counts (specs known: generated data only)
+  report.json                     group sizes, hard negatives, what was left out and why
+
+Each val caption is a query at most once. Candidates that mean the same as the query are
+left out: by semantic signature where the source wrote metadata.json, else (real data) by
+text-embedding cosine between the query caption and the candidate's captions above
+`duplicate_threshold` (TMR's protocol), with the pretrained sentence encoder the project
+ships (MiniLM). A val split smaller than `n_candidates` gives groups of all val clips.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,39 +23,43 @@ import pandas as pd
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import build_query_groups
 from textmotion.io import atomic_dir, atomic_path, load_params, write_json
-from textmotion.layout import load_spec, motion_path, write_gt, write_query_batches
+from textmotion.layout import motion_path, read_metadata, write_gt, write_query_batches
+from textmotion.prepared import read_report
 from textmotion.store import MotionStore
+from textmotion.text_encoders import sentence_embeddings
 
 
-def read_raw_root(prepared: Path) -> Path:
-    path = prepared / "report.json"
-    try:
-        return Path(json.loads(path.read_text(encoding="utf-8"))["raw_root"])
-    except FileNotFoundError:
-        raise DataError(path, "file not found (made by the preprocess stage)") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(path, f"no readable raw_root ({err})") from None
+def near_duplicate_clips(ids: list[str], captions: list[list[str]], threshold: float) -> dict[str, set[str]]:
+    """Caption → the other clips with a caption whose embedding cosine to it exceeds `threshold`."""
+    flat = [(clip, caption) for clip, clip_captions in zip(ids, captions) for caption in clip_captions]
+    embeddings = sentence_embeddings([caption for _, caption in flat])
+    similar = embeddings @ embeddings.T > threshold
+    duplicates: dict[str, set[str]] = {}
+    for row, (clip, caption) in enumerate(flat):
+        others = {flat[col][0] for col in np.flatnonzero(similar[row]) if flat[col][0] != clip}
+        duplicates.setdefault(caption, set()).update(others)
+    return duplicates
 
 
 def main() -> None:
     cfg = load_params("make_val")
     prepared = Path(cfg["prepared"])
     store = MotionStore.open(prepared / "val")
-    raw_root = read_raw_root(prepared)
-    if len(store) < cfg["n_candidates"]:
-        raise DataError(prepared / "val", f"the val split has {len(store)} clips, fewer than "
-                                          f"make_val.n_candidates = {cfg['n_candidates']}: raise "
-                                          f"preprocess.val_fraction or lower n_candidates")
+    raw_root = Path(read_report(prepared, "raw_root")["raw_root"])
+    if len(store) < 2:
+        raise DataError(prepared / "val", f"the val split has {len(store)} clip(s); at least 2 are "
+                                          f"needed: raise preprocess.val_fraction")
     paths = {clip: motion_path(raw_root, clip) for clip in store.ids}
     for path in paths.values():
         if not path.is_file():
             raise DataError(path, "val clip's raw motion is missing (raw_root changed since preprocess?)")
-    specs = {clip: load_spec(raw_root, clip) for clip in store.ids}
-    known = None if any(spec is None for spec in specs.values()) else specs
+    metadata = read_metadata(raw_root, store.ids)
+    duplicates = (None if metadata is not None
+                  else near_duplicate_clips(store.ids, store.captions, cfg["duplicate_threshold"]))
     try:
-        groups, report = build_query_groups(store.ids, dict(zip(store.ids, store.captions)), known,
+        groups, report = build_query_groups(store.ids, dict(zip(store.ids, store.captions)), metadata,
                                             cfg["n_groups"], cfg["n_candidates"], cfg["hard_fraction"],
-                                            np.random.default_rng(cfg["seed"]))
+                                            np.random.default_rng(cfg["seed"]), duplicates)
     except ValueError as err:
         raise DataError(prepared / "val", str(err)) from None
 
@@ -61,12 +70,13 @@ def main() -> None:
         with atomic_path(out / "groups.csv") as tmp:
             pd.DataFrame(rows, columns=["query_id", "candidate", "clip_id"]).to_csv(tmp, index=False)
         write_json(out / "report.json", {"raw_root": str(raw_root), **report})
-    hard = (f"hard negatives per group: min {report['hard_negatives_min']}, mean "
-            f"{report['hard_negatives_mean']}, {report['groups_short_of_hard_negatives']} groups short; "
-            f"{report['signature_collisions_excluded']} same-meaning candidates excluded"
-            if known else "no specs: random candidates")
-    print(f"{len(groups)} val query groups x {cfg['n_candidates']} candidates from "
-          f"{report['distinct_query_clips']} query clips → {cfg['out']} ({hard})")
+    left_out = (f"{report['same_meaning_excluded']} same-meaning candidates left out "
+                + ("(by signature)" if metadata is not None else f"(caption cosine > {cfg['duplicate_threshold']})"))
+    hard = (f"; hard negatives per group: min {report['hard_negatives_min']}, mean "
+            f"{report['hard_negatives_mean']}, {report['groups_short_of_hard_negatives']} groups short"
+            if metadata is not None else "; no metadata: random candidates")
+    print(f"{report['n_groups']} val query groups of {report['candidates_min']}–{cfg['n_candidates']} "
+          f"candidates from {report['distinct_query_clips']} query clips → {cfg['out']} ({left_out}{hard})")
 
 
 if __name__ == "__main__":

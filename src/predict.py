@@ -1,20 +1,28 @@
 """Stage `predict`: rank each test query's candidates and write the challenge's submission.csv.
 
-Stage mode (no arguments) reads the `predict` section of params.yaml. CLI mode works on any
-folder in the query layout:
+Stage mode (no arguments) reads the `predict` section of params.yaml and scores the test set
+of the source preprocess read (`<raw_root>/test_queries/`, `<raw_root>/test_gt.csv`: the
+generated test set, or an importer's test split). A source without a test set gets a
+one-line message, a header-only submission and metrics saying why. CLI mode works on any
+folder in the query layout (the challenge's own test queries, for instance):
     python src/predict.py --queries DIR --out FILE [--model DIR] [--gt FILE] [--metrics FILE]
-Where ground truth is given, the submission is scored (printed, and written to the metrics file).
+Where ground truth is given, the submission is scored (printed, and written to the metrics
+file, with a 95 % bootstrap interval).
 """
 from __future__ import annotations
 
 import argparse
 
-from textmotion.errors import DataError, run_cli
+from textmotion.errors import run_cli
 from textmotion.io import load_params, write_json
-from textmotion.layout import read_gt, read_query_batches
+from textmotion.layout import read_query_batches, read_scored_queries, find_test_set
+from textmotion.metrics import bootstrap_score_interval
 from textmotion.model_io import load_model
+from textmotion.prepared import read_report
 from textmotion.retrieval import rank_candidates, top_k
-from textmotion.submission import format_summary, score_submission, write_submission
+from textmotion.submission import format_summary, score_submission, submission_ranks, write_submission
+
+N_BOOTSTRAP = 1000
 
 
 def parse_args(argv: list[str] | None = None) -> dict:
@@ -27,20 +35,32 @@ def parse_args(argv: list[str] | None = None) -> dict:
     parser.add_argument("--chunk-size", type=int, default=256, help="motions encoded per call")
     args = parser.parse_args(argv)
     if args.queries is None:
-        return load_params("predict")
+        return stage_config(load_params("predict"))
     if args.out is None:
         parser.error("--queries needs --out")
     return {"queries": args.queries, "out": args.out, "model_dir": args.model, "gt": args.gt,
             "metrics": args.metrics, "chunk_size": args.chunk_size}
 
 
+def stage_config(cfg: dict) -> dict:
+    """Stage params plus the queries and ground truth of the source's test set (None if none)."""
+    raw_root = read_report(cfg["prepared"], "raw_root")["raw_root"]
+    queries, gt = find_test_set(raw_root) or (None, None)
+    return {**cfg, "queries": queries, "gt": gt, "raw_root": raw_root}
+
+
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
-    batches = read_query_batches(cfg["queries"])
-    gt = read_gt(cfg["gt"]) if cfg["gt"] else None
-    query_ids = {batch.query_id for batch in batches}
-    if gt is not None and set(gt) != query_ids:
-        raise DataError(cfg["gt"], f"its query ids differ from those in {cfg['queries']}")
+    if cfg["queries"] is None:
+        reason = f"{cfg['raw_root']} has no test set (test_queries/, test_gt.csv): nothing to predict"
+        print(f"predict skipped: {reason}")
+        write_submission(cfg["out"], {}, {})
+        write_json(cfg["metrics"], {"n_queries": 0, "skipped": reason})
+        return
+    if cfg["gt"]:
+        batches, gt = read_scored_queries(cfg["queries"], cfg["gt"])
+    else:
+        batches, gt = read_query_batches(cfg["queries"]), None
 
     rankings = rank_candidates(load_model(cfg["model_dir"]), batches, cfg["chunk_size"])
     submission = top_k(rankings)
@@ -48,7 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {cfg['out']} ({len(submission)} queries)")
     if gt is not None:
         summary = score_submission(submission, gt)
-        print(format_summary(summary))
+        low, high = bootstrap_score_interval(submission_ranks(submission, gt), N_BOOTSTRAP)
+        summary = {"score": summary.pop("score"), "score_ci95": {"low": low, "high": high},
+                   "n_candidates": max(len(b.motion_paths) for b in batches), **summary}
+        print(format_summary({k: v for k, v in summary.items() if not isinstance(v, dict)}))
         if cfg["metrics"]:
             write_json(cfg["metrics"], summary)
 

@@ -21,10 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", help="query folder, to check candidates against 1..N")
     args = parser.parse_args(argv)
 
-    gt = read_gt(args.gt)
     n_candidates = None
     if args.queries:
         n_candidates = {b.query_id: len(b.motion_paths) for b in read_query_batches(args.queries)}
+    gt = read_gt(args.gt, n_candidates)
     submission = read_submission(args.submission, list(gt), n_candidates)
     print(format_summary(score_submission(submission, gt)))
 

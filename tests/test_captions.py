@@ -5,9 +5,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from textmotion.synth import vocabulary as vocab
-from textmotion.synth.captions import make_captions
-from textmotion.synth.spec import sample_spec, semantic_signature
+from textmotion.sources.synthetic import vocabulary as vocab
+from textmotion.sources.synthetic.captions import make_captions
+from textmotion.sources.synthetic.spec import sample_spec, semantic_signature
 
 CAPTIONS_PER_SPEC = 45
 

@@ -12,20 +12,24 @@ import pytest
 import yaml
 
 from textmotion.errors import DataError
+from textmotion.groups import QueryGroup
+from textmotion.store import MotionStore
 from textmotion.layout import (load_captions, read_dataset, read_gt, read_query_batches, write_clip,
-                               write_gt, write_query_batches, write_train_list)
+                               write_gt, write_id_list, write_metadata, write_query_batches,
+                               write_dataset_info, read_metadata, read_val_ids, read_scored_queries,
+                               find_test_set, write_test_set)
 
 REPO = Path(__file__).resolve().parents[1]
+MIN_CLIPS = 40  # preprocess.MIN_CLIPS
 IDS = ["00000", "00001", "00002", "00003"]
 
 
-def make_root(root: Path) -> Path:
+def make_root(root: Path, ids: list[str] = IDS) -> Path:
     rng = np.random.default_rng(0)
-    for i, clip_id in enumerate(IDS):
+    for i, clip_id in enumerate(ids):
         captions = [f"clip {i} caption {k}" for k in range(1 + i % 3)]
-        write_clip(root, clip_id, rng.normal(size=(5 + i, 384)).astype(np.float32), captions,
-                   {"clip": i} if i % 2 else None)
-    write_train_list(root, IDS)
+        write_clip(root, clip_id, rng.normal(size=(5 + i, 384)).astype(np.float32), captions)
+    write_id_list(root, ids)
     return root
 
 
@@ -35,13 +39,13 @@ def test_round_trip(tmp_path):
     assert dataset.ids == IDS and dataset.skipped == [] and dataset.fps is None
     assert dataset.captions("00002") == ["clip 2 caption 0", "clip 2 caption 1", "clip 2 caption 2"]
     assert dataset.motion("00003").shape == (8, 384) and dataset.motion("00003").dtype == np.float32
-    assert dataset.spec("00001") == {"clip": 1} and dataset.spec("00000") is None
+    assert dataset.up_axis == "y" and read_metadata(root, IDS) is None and find_test_set(root) is None
     assert dataset.motion_path("00001") == root / "motions" / "00001.npy"
 
 
 def test_train_list_order_and_absence(tmp_path):
     root = make_root(tmp_path / "data")
-    write_train_list(root, ["00002", "00000"])
+    write_id_list(root, ["00002", "00000"])
     assert read_dataset(root).ids == ["00002", "00000"]  # listed ids only, listed order
     (root / "train.txt").unlink()
     assert read_dataset(root).ids == IDS  # every id with both files, sorted
@@ -156,8 +160,56 @@ def test_query_batches_bad_layouts(tmp_path):
         read_query_batches(tmp_path / "absent")
 
 
+def test_optional_source_files(tmp_path):
+    root = make_root(tmp_path / "data")
+    write_dataset_info(root, {"source": "test", "fps": 30, "up_axis": "z"})
+    write_metadata(root, {clip: {"labels": ["walk"], "signature": clip} for clip in IDS})
+    write_id_list(root, ["00003", "00001"], "val.txt")
+    dataset = read_dataset(root)
+    assert (dataset.fps, dataset.up_axis) == (30, "z")
+    assert read_metadata(root, IDS)["00002"] == {"labels": ["walk"], "signature": "00002"}
+    assert read_val_ids(root, dataset.ids) == ["00003", "00001"]
+    write_id_list(root, ["00003", "nope"], "val.txt")
+    with pytest.raises(DataError, match="'nope' \\(line 2\\) is not in the dataset"):
+        read_val_ids(root, dataset.ids)
+    write_metadata(root, {"00000": {"labels": ["walk"], "signature": "x"}})
+    with pytest.raises(DataError, match="no entry for clip '00001'"):
+        read_metadata(root, IDS)
+    write_dataset_info(root, {"fps": 30, "up_axis": "x"})
+    with pytest.raises(DataError, match="up_axis must be one of y, z"):
+        read_dataset(root)
+
+
+def test_test_set_round_trip_and_answer_range(tmp_path):
+    root = make_root(tmp_path / "data")
+    dataset = read_dataset(root)
+    groups = [QueryGroup("1", "00000", "a caption", ["00001", "00000", "00002"], 2),
+              QueryGroup("2", "00003", "b caption", ["00003", "00001"], 1)]
+    write_test_set(root, groups, {clip: dataset.motion_path(clip) for clip in IDS})
+    queries, gt_path = find_test_set(root)
+    batches, gt = read_scored_queries(queries, gt_path)
+    assert gt == {"1": 2, "2": 1} and [len(b.motion_paths) for b in batches] == [3, 2]
+    gt_path.write_text("query_id,answer\n1,2\n2,3\n")
+    with pytest.raises(DataError, match="line 3: answer 3 for query '2', which has 2 candidates"):
+        read_scored_queries(queries, gt_path)
+    gt_path.write_text("query_id,correct_candidate\n1,2\n")
+    with pytest.raises(DataError, match="query ids differ"):
+        read_scored_queries(queries, gt_path)
+    (gt_path).unlink()
+    with pytest.raises(DataError, match="a test set needs both"):
+        find_test_set(root)
+
+
+@pytest.mark.parametrize("header", ["correct", "correct_candidate", "answer", "gt"])
+def test_gt_answer_column_names(tmp_path, header):
+    path = tmp_path / "gt.csv"
+    path.write_text(f"query_id,{header}\n1,2\n")
+    assert read_gt(path) == {"1": 2}
+
+
 @pytest.mark.parametrize("content, expected", [
     ("query,correct\n1,2\n", "header"),
+    ("query_id,rank\n1,2\n", "header"),
     ("query_id,correct\n1,2\n1,3\n", "duplicate query_id '1'"),
     ("query_id,correct\n1,0\n", "candidate number"),
     ("query_id,correct\n1,two\n", "candidate number"),
@@ -170,6 +222,25 @@ def test_bad_gt(tmp_path, content, expected):
         read_gt(path)
 
 
+def test_preprocess_needs_a_minimum_of_clips(tmp_path):
+    root = make_root(tmp_path / "raw", [f"{i:05d}" for i in range(MIN_CLIPS - 1)])
+    failed = run_preprocess(tmp_path, root, skip_bad=False)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines() == [
+        f"error: {root}: {MIN_CLIPS - 1} valid clips; the pipeline needs at least {MIN_CLIPS}"]
+
+
+def test_preprocess_keeps_the_source_val_split(tmp_path):
+    ids = [f"{i:05d}" for i in range(MIN_CLIPS)]
+    root = make_root(tmp_path / "raw", ids)
+    write_id_list(root, ids[5:8], "val.txt")
+    assert run_preprocess(tmp_path, root, skip_bad=False).returncode == 0
+    prepared = tmp_path / "data" / "prepared"
+    assert MotionStore.open(prepared / "val").ids == ids[5:8]
+    assert MotionStore.open(prepared / "train").ids == ids[:5] + ids[8:]
+    assert yaml.safe_load((prepared / "report.json").read_text())["val_split"] == "val.txt"
+
+
 def run_preprocess(workdir: Path, raw_root: Path, skip_bad: bool) -> subprocess.CompletedProcess:
     params = {"preprocess": {"raw_root": str(raw_root), "out": "data/prepared", "val_fraction": 0.25,
                              "seed": 0, "downsample": 1, "skip_bad": skip_bad}}
@@ -179,7 +250,7 @@ def run_preprocess(workdir: Path, raw_root: Path, skip_bad: bool) -> subprocess.
 
 
 def test_preprocess_cli_fails_cleanly_or_skips(tmp_path):
-    root = make_root(tmp_path / "raw")
+    root = make_root(tmp_path / "raw", [f"{i:05d}" for i in range(MIN_CLIPS + 1)])
     np.save(root / "motions" / "00002.npy", np.zeros((9, 100), np.float32))
     failed = run_preprocess(tmp_path, root, skip_bad=False)
     assert failed.returncode == 1
@@ -192,4 +263,4 @@ def test_preprocess_cli_fails_cleanly_or_skips(tmp_path):
     report = yaml.safe_load((tmp_path / "data" / "prepared" / "report.json").read_text())
     assert report["skipped"] == [{"path": str(root / "motions" / "00002.npy"),
                                   "reason": "expected 384 features per frame, got shape (9, 100)"}]
-    assert sum(report["clips"].values()) == 3
+    assert sum(report["clips"].values()) == MIN_CLIPS

@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from textmotion.render import draw_motion, project, render_gif, render_strip
-from textmotion.synth.motion import synthesize
+from textmotion.sources.synthetic.motion import synthesize
 
 SPEC = {"persons": [{"height": 1.7}, {"height": 1.6}],
         "start": {"distance": 2.0, "arrangement": "facing"},

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from textmotion import skeleton as sk
-from textmotion.synth import vocabulary as vocab
-from textmotion.synth.motion import synthesize
+from textmotion.sources.synthetic import vocabulary as vocab
+from textmotion.sources.synthetic.motion import synthesize
 
 
 def random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from textmotion.errors import DataError
-from textmotion.synth import vocabulary as vocab
-from textmotion.synth.spec import (action_names, load_specs, sample_spec, semantic_signature,
+from textmotion.sources.synthetic import vocabulary as vocab
+from textmotion.sources.synthetic.spec import (action_names, load_specs, sample_spec, semantic_signature,
                                    validate_spec)
 
 EXAMPLE = {"persons": [{"height": 1.74}, {"height": 1.63}],

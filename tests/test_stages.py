@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +13,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from textmotion.layout import read_dataset, read_gt, read_query_batches
+from textmotion.layout import (find_test_set, read_dataset, read_gt, read_metadata, read_query_batches,
+                               read_scored_queries)
+from textmotion.sources.synthetic.spec import action_names, validate_spec
 from textmotion.store import MotionStore, NormStats
-from textmotion.synth.spec import validate_spec
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = {
-    "generate": {"out": "data/generated", "test_queries_dir": "data/test_queries",
-                 "test_gt": "data/test_gt.csv", "seed": 0, "n_clips": 40, "n_test_clips": 16,
+    "generate": {"out": "data/generated", "seed": 0, "n_clips": 40, "n_test_clips": 16,
                  "n_test_queries": 6, "n_candidates": 8, "hard_fraction": 0.25, "fps": 20},
     "preprocess": {"raw_root": "data/generated", "out": "data/prepared", "val_fraction": 0.3,
                    "seed": 0, "downsample": 1, "skip_bad": False},
     "make_val": {"prepared": "data/prepared", "out": "data/val", "n_groups": 15, "n_candidates": 8,
-                 "hard_fraction": 0.25, "seed": 0},
+                 "hard_fraction": 0.25, "duplicate_threshold": 0.9, "seed": 0},
 }
 STAGES = ("generate", "preprocess", "make_val")
 
@@ -62,16 +63,19 @@ def test_generated_dataset_and_held_out_test_queries(pipeline):
     data = pipeline / "data"
     dataset = read_dataset(data / "generated")
     assert len(dataset.ids) == 40 and dataset.fps == 20
-    assert all(dataset.spec(clip) is not None for clip in dataset.ids)
+    specs = {clip: json.loads((data / "generated" / "specs" / f"{clip}.json").read_text()) for clip in dataset.ids}
+    metadata = read_metadata(data / "generated", dataset.ids)
+    assert all(metadata[clip]["labels"] == sorted(action_names(specs[clip])) for clip in dataset.ids)
     info = json.loads((data / "generated" / "dataset.json").read_text())
     assert info["statistics"]["clips"] == 40 and info["test_queries"]["n_groups"] == 6
+    assert info["source"] == "synthetic" and dataset.up_axis == "y"
 
-    batches = read_query_batches(data / "test_queries")
+    queries, gt_path = find_test_set(data / "generated")
+    batches, gt = read_scored_queries(queries, gt_path)
     assert [b.query_id for b in batches] == [str(q) for q in range(1, 7)]
     assert all(len(b.motion_paths) == 8 for b in batches)
-    assert set(read_gt(data / "test_gt.csv")) == {b.query_id for b in batches}
-    assert not (data / "test_queries" / ".clips").exists()
-    assert not (data / "test_queries" / "gt.csv").exists()  # ground truth kept apart
+    assert not (data / "generated" / ".test_clips").exists()
+    assert not (queries / "gt.csv").exists()  # ground truth kept apart from the queries
     test_files = {hashlib.sha256(p.read_bytes()).hexdigest() for b in batches for p in b.motion_paths}
     pool_files = {hashlib.sha256(dataset.motion_path(c).read_bytes()).hexdigest() for c in dataset.ids}
     assert not test_files & pool_files
@@ -108,17 +112,54 @@ def test_make_val_uses_val_clips_only(pipeline):
         for path, clip in zip(batch.motion_paths, rows.clip_id):
             assert os.path.samefile(path, raw.motion_path(clip))
     report = json.loads((data / "val" / "report.json").read_text())
-    assert report["specs_known"] and report["hard_negatives_target"] == 2
+    assert report["metadata_known"] and report["candidates_min"] == 8 and report["hard_negatives_mean"] > 0
 
 
-def test_make_val_refuses_a_val_split_smaller_than_a_group(pipeline, tmp_path):
+def make_val_on(pipeline: Path, workdir: Path, **overrides) -> subprocess.CompletedProcess:
+    """make_val in `workdir` on the pipeline's prepared data (its relative raw root linked in)."""
+    (workdir / "data").mkdir(exist_ok=True)
+    if pipeline.exists():
+        (workdir / "data" / "generated").symlink_to(pipeline / "data" / "generated")
     params = {**TINY, "make_val": {**TINY["make_val"], "prepared": str(pipeline / "data" / "prepared"),
-                                   "n_candidates": 13}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = run(tmp_path, "make_val")
-    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
-    assert "the val split has 12 clips, fewer than make_val.n_candidates = 13" in result.stderr
-    assert not (tmp_path / "data").exists()
+                                   **overrides}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    return run(workdir, "make_val")
+
+
+def test_make_val_on_a_val_split_smaller_than_a_group(pipeline, tmp_path):
+    result = make_val_on(pipeline, tmp_path, n_candidates=13)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "data" / "val" / "report.json").read_text())
+    assert report["candidates_min"] <= 12 and report["pool_clips"] == 12
+    assert all(len(b.motion_paths) <= 12 for b in read_query_batches(tmp_path / "data" / "val"))
+
+
+def test_make_val_without_metadata_leaves_out_near_duplicate_captions(pipeline, tmp_path):
+    """Real-data protocol: no metadata.json, so candidates whose captions say the same as the
+    query's (MiniLM cosine above the threshold) are left out; each caption is queried once."""
+    raw = tmp_path / "raw"
+    shutil.copytree(pipeline / "data" / "generated", raw)
+    (raw / "metadata.json").unlink()
+    prepared = tmp_path / "prepared"
+    shutil.copytree(pipeline / "data" / "prepared", prepared)
+    captions = json.loads((prepared / "val" / "captions.json").read_text())
+    captions[1] = [captions[0][0]]  # the second val clip is described in the same words
+    (prepared / "val" / "captions.json").write_text(json.dumps(captions))
+    val = MotionStore.open(prepared / "val")
+    twins = set(val.ids[:2])
+    report = json.loads((prepared / "report.json").read_text())
+    (prepared / "report.json").write_text(json.dumps({**report, "raw_root": str(raw)}))
+    result = make_val_on(tmp_path / "unused", tmp_path, prepared=str(prepared), n_groups=1000)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "data" / "val" / "report.json").read_text())
+    assert not report["metadata_known"] and report["same_meaning_excluded"] >= 1
+    assert report["n_groups"] == sum(len(c) for c in val.captions)  # each caption once
+    groups = pd.read_csv(tmp_path / "data" / "val" / "groups.csv", dtype={"query_id": str, "clip_id": str})
+    batches = read_query_batches(tmp_path / "data" / "val")
+    shared = [b for b in batches if b.text == val.captions[0][0]]
+    assert len(shared) == 2  # one query per caption, each clip's
+    for batch in shared:  # the clip with the same words is never the other's distractor
+        assert len(twins & set(groups[groups.query_id == batch.query_id].clip_id)) == 1
 
 
 SPECS = [{"segments": [{"action": "wave", "actor": 1, "hand": "left"},
@@ -133,7 +174,8 @@ def test_specs_cli(tmp_path):
     assert made.returncode == 0, made.stderr
     dataset = read_dataset(tmp_path / "clips")
     assert dataset.ids == ["00000", "00001"]
-    assert [dataset.spec(c) for c in dataset.ids] == [validate_spec(s) for s in SPECS]
+    assert [json.loads((tmp_path / "clips" / "specs" / f"{c}.json").read_text())
+            for c in dataset.ids] == [validate_spec(s) for s in SPECS]
     assert all(len(dataset.captions(c)) == 2 for c in dataset.ids)
     assert len(dataset.motion("00001")) >= 2
 

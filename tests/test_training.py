@@ -119,3 +119,26 @@ def test_model_folder_round_trip_gives_identical_embeddings(tiny_data, tmp_path,
     # batching does not change an embedding
     one_by_one = np.concatenate([loaded.encode_motions([m]) for m in motions])
     np.testing.assert_allclose(loaded.encode_motions(motions, batch_size=5), one_by_one, atol=1e-5)
+
+
+def test_small_train_split_and_long_warmup_are_clipped_and_logged(tiny_data, tmp_path, capsys):
+    """32 train clips with batch 64 train on batches of 32; a 500-step warmup in a 3-step
+    run is clipped to a tenth of the run."""
+    params = {**tiny_train_params(tmp_path, tiny_data), "batch_size": 64, "warmup_steps": 500, "epochs": 3}
+    history = train(TINY_MODEL, params)
+    out = capsys.readouterr().out
+    assert "train.batch_size 64 > the 32 train clips: batches of 32" in out
+    assert "train.warmup_steps 500 > a tenth of the 3-step run: warmup clipped to 0 steps" in out
+    assert len(history) == 3 and all(np.isfinite(row["train_loss"]) for row in history)
+
+
+def test_a_failing_run_keeps_the_previous_dvclive_output(tiny_data, uninterrupted, tmp_path):
+    root_a, _ = uninterrupted
+    live = root_a / "dvclive"
+    before = {p.relative_to(live): p.read_bytes() for p in live.rglob("*") if p.is_file()}
+    assert Path("metrics.json") in before and any(p.suffix == ".tsv" for p in before)
+    params = {**tiny_train_params(root_a, tiny_data), "stats": str(tmp_path / "missing.npz")}
+    with pytest.raises(Exception):
+        train(TINY_MODEL, params)
+    assert {p.relative_to(live): p.read_bytes() for p in live.rglob("*") if p.is_file()} == before
+    assert not list(root_a.glob(".dvclive.*"))  # no staging folder left behind

@@ -1,17 +1,25 @@
-"""The challenge data layout: the one reader, validator and writer every stage uses.
+"""The challenge data layout: the one reader, validator and writer every stage and source uses.
 
-Dataset (a "root")::
+A dataset (a "root"), as any source writes it (the synthetic generator, an importer, the
+challenge's own folder)::
 
     <root>/motions/<id>.npy    (T, 384) float, T >= 2, finite
     <root>/texts/<id>.txt      1 to 3 non-empty UTF-8 lines, one caption each
     <root>/train.txt           the ids, one per line (optional, see below)
-    <root>/specs/<id>.json     the clip's synthesis spec (generated data only, optional)
-    <root>/dataset.json        {"fps": ...} and how it was made (generated data only, optional)
+    <root>/val.txt             optional: the ids (a subset of the dataset) held out for validation,
+                               where the source has its own split; else preprocess draws one
+    <root>/metadata.json       optional: {id: {"labels": [...], "signature": "..."}} per clip,
+                               used to build hard negatives and to leave out candidates that
+                               mean the same as the answer
+    <root>/dataset.json        optional: {"fps": ..., "up_axis": "y" | "z", "source": ...}
+    <root>/test_queries/       optional: held-out query groups (the query layout below) and
+    <root>/test_gt.csv         their ground truth, scored by the predict stage
 
 Every motion must have its caption file and the reverse, across the whole folders (a stray
 file means a broken copy). When train.txt is absent, the dataset is every id that has both
 files, in sorted order; when present, it is exactly the listed ids, in listed order, and an
-id listed without files is an error.
+id listed without files is an error. A source may add files of its own (the synthetic source
+keeps its specs/); nothing generic reads them.
 
 Query batches (val and test)::
 
@@ -37,16 +45,21 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path
+from textmotion.io import atomic_path, write_json
 from textmotion.skeleton import MOTION_DIM
 
 MAX_CAPTIONS = 3
 MIN_FRAMES = 2
 TRAIN_LIST = "train.txt"
+VAL_LIST = "val.txt"
+METADATA = "metadata.json"
 DATASET_INFO = "dataset.json"
+TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
+UP_AXES = ("y", "z")
 QUERY_TEXT = "text.txt"
 CANDIDATE_FILE = re.compile(r"motion_(\d+)\.npy")
-GT_COLUMNS = ["query_id", "correct"]
+GT_QUERY_COLUMN = "query_id"
+GT_ANSWER_COLUMNS = ("correct", "correct_candidate", "answer", "gt")  # accepted names, first is written
 
 
 # --- single files -------------------------------------------------------------------------
@@ -143,35 +156,65 @@ def text_path(root: str | Path, clip_id: str) -> Path:
     return Path(root) / "texts" / f"{clip_id}.txt"
 
 
-def spec_path(root: str | Path, clip_id: str) -> Path:
-    return Path(root) / "specs" / f"{clip_id}.json"
-
-
-def load_spec(root: str | Path, clip_id: str) -> dict | None:
-    """The clip's synthesis spec, or None where the dataset has none (real data)."""
-    path = spec_path(root, clip_id)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(path, f"not a readable JSON spec ({err})") from None
-
-
-def read_dataset_info(root: str | Path) -> dict:
-    """The optional dataset.json of a generated dataset ({} when absent)."""
-    path = Path(root) / DATASET_INFO
+def _read_optional_json(path: Path) -> object | None:
     if not path.exists():
-        return {}
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(path, f"not readable JSON ({err})") from None
 
 
-def read_train_list(root: str | Path) -> list[tuple[int, str]] | None:
-    """(line number, id) of each non-blank line of train.txt, or None if there is none."""
-    path = Path(root) / TRAIN_LIST
+def read_dataset_info(root: str | Path) -> dict:
+    """The optional dataset.json ({} when absent), its fps and up axis checked."""
+    path = Path(root) / DATASET_INFO
+    info = _read_optional_json(path)
+    if info is None:
+        return {}
+    if not isinstance(info, dict):
+        raise DataError(path, "expected a JSON object")
+    fps = info.get("fps")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0):
+        raise DataError(path, f"fps must be a positive number, got {fps!r}")
+    if info.get("up_axis", "y") not in UP_AXES:
+        raise DataError(path, f"up_axis must be one of {', '.join(UP_AXES)}, got {info['up_axis']!r}")
+    return info
+
+
+def write_dataset_info(root: str | Path, info: dict) -> None:
+    """dataset.json: at least the source's name and fps; `up_axis` defaults to y."""
+    write_json(Path(root) / DATASET_INFO, info)
+
+
+def read_metadata(root: str | Path, ids: Iterable[str]) -> dict[str, dict] | None:
+    """Per-clip metadata ({"labels": [...], "signature": str}) of every id, or None when the
+    dataset has no metadata.json. A file that misses one of `ids` is an error."""
+    path = Path(root) / METADATA
+    metadata = _read_optional_json(path)
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise DataError(path, "expected a JSON object {id: {labels, signature}}")
+    out = {}
+    for clip_id in ids:
+        entry = metadata.get(clip_id)
+        if entry is None:
+            raise DataError(path, f"no entry for clip {clip_id!r}")
+        labels, signature = (entry.get("labels"), entry.get("signature")) if isinstance(entry, dict) else (None, None)
+        if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)
+                and isinstance(signature, str)):
+            raise DataError(path, f"clip {clip_id!r}: expected {{\"labels\": [str, ...], \"signature\": str}}")
+        out[clip_id] = {"labels": labels, "signature": signature}
+    return out
+
+
+def write_metadata(root: str | Path, metadata: dict[str, dict]) -> None:
+    write_json(Path(root) / METADATA, metadata)
+
+
+def read_id_list(root: str | Path, name: str = TRAIN_LIST) -> list[tuple[int, str]] | None:
+    """(line number, id) of each non-blank line of train.txt (or val.txt), or None if absent."""
+    path = Path(root) / name
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -196,7 +239,7 @@ class Dataset:
     root: Path
     ids: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    fps: float | None = None
+    info: dict = field(default_factory=dict)
     _captions: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def motion(self, clip_id: str) -> np.ndarray:
@@ -205,8 +248,13 @@ class Dataset:
     def captions(self, clip_id: str) -> list[str]:
         return self._captions[clip_id]
 
-    def spec(self, clip_id: str) -> dict | None:
-        return load_spec(self.root, clip_id)
+    @property
+    def fps(self) -> float | None:
+        return self.info.get("fps")
+
+    @property
+    def up_axis(self) -> str:
+        return self.info.get("up_axis", "y")
 
     def motion_path(self, clip_id: str) -> Path:
         return motion_path(self.root, clip_id)
@@ -234,7 +282,7 @@ def read_dataset(root: str | Path, skip_bad: bool = False) -> Dataset:
         reject(text_path(root, clip_id), f"caption file without motion motions/{clip_id}.npy")
     paired = motion_ids & text_ids
 
-    listed = read_train_list(root)
+    listed = read_id_list(root)
     if listed is None:
         ids = sorted(paired)
     else:
@@ -263,27 +311,40 @@ def read_dataset(root: str | Path, skip_bad: bool = False) -> Dataset:
         valid.append(clip_id)
     if not valid:
         raise DataError(root, "no valid clips" + (f" ({len(skipped)} skipped)" if skipped else ""))
-    return Dataset(root, valid, skipped, read_dataset_info(root).get("fps"), captions)
+    return Dataset(root, valid, skipped, read_dataset_info(root), captions)
 
 
-def write_clip(root: str | Path, clip_id: str, motion: np.ndarray, captions: Sequence[str],
-               spec: dict | None = None) -> None:
+def read_val_ids(root: str | Path, ids: Sequence[str]) -> list[str] | None:
+    """The source's own val split (val.txt), restricted to the valid `ids`; None without one.
+    An id of val.txt that is not in the dataset is an error (unless skipped as bad)."""
+    listed = read_id_list(root, VAL_LIST)
+    if listed is None:
+        return None
+    known, chosen = set(ids), []
+    for number, clip_id in listed:
+        if clip_id not in known and not motion_path(root, clip_id).exists():
+            raise DataError(Path(root) / VAL_LIST, f"id {clip_id!r} (line {number}) is not in the dataset")
+        if clip_id in known and clip_id not in chosen:
+            chosen.append(clip_id)
+    return chosen
+
+
+def write_clip(root: str | Path, clip_id: str, motion: np.ndarray, captions: Sequence[str]) -> None:
     """Write one clip's files (validated first) into a challenge-layout folder."""
     root = Path(root)
     path = motion_path(root, clip_id)
     motion = check_motion(motion, path)
     captions = check_captions(captions, text_path(root, clip_id))
-    for folder in ("motions", "texts") + (("specs",) if spec is not None else ()):
+    for folder in ("motions", "texts"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     np.save(path, motion)
     text_path(root, clip_id).write_text("\n".join(c.strip() for c in captions) + "\n",
                                         encoding="utf-8")
-    if spec is not None:
-        spec_path(root, clip_id).write_text(json.dumps(spec) + "\n", encoding="utf-8")
 
 
-def write_train_list(root: str | Path, ids: Iterable[str]) -> None:
-    (Path(root) / TRAIN_LIST).write_text("".join(f"{clip_id}\n" for clip_id in ids), encoding="utf-8")
+def write_id_list(root: str | Path, ids: Iterable[str], name: str = TRAIN_LIST) -> None:
+    """train.txt (or val.txt): one id per line."""
+    (Path(root) / name).write_text("".join(f"{clip_id}\n" for clip_id in ids), encoding="utf-8")
 
 
 # --- query batches and ground truth -------------------------------------------------------
@@ -345,22 +406,28 @@ def read_query_batches(directory: str | Path) -> list[QueryBatch]:
 
 def write_gt(path: str | Path, groups) -> None:
     """gt.csv: query_id,correct (the correct candidate's 1-based number), atomically."""
-    frame = pd.DataFrame({"query_id": [g.query_id for g in groups],
-                          "correct": [int(g.correct) for g in groups]})
+    frame = pd.DataFrame({GT_QUERY_COLUMN: [g.query_id for g in groups],
+                          GT_ANSWER_COLUMNS[0]: [int(g.correct) for g in groups]})
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
 
-def read_gt(path: str | Path) -> dict[str, int]:
-    """Query id → correct candidate number, in file order."""
+def read_gt(path: str | Path, n_candidates: dict[str, int] | None = None) -> dict[str, int]:
+    """Query id → correct candidate number, in file order.
+
+    The header is query_id and one of GT_ANSWER_COLUMNS. With `n_candidates` (query id →
+    its number of candidates), an answer outside 1..N is an error naming the line.
+    """
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
         raise DataError(path, f"not a readable CSV ({err})") from None
-    if [c.strip() for c in frame.columns] != GT_COLUMNS:
-        raise DataError(path, f"header must be {','.join(GT_COLUMNS)}, got {','.join(frame.columns)}")
+    columns = [c.strip() for c in frame.columns]
+    if len(columns) != 2 or columns[0] != GT_QUERY_COLUMN or columns[1] not in GT_ANSWER_COLUMNS:
+        raise DataError(path, f"header must be {GT_QUERY_COLUMN},<answer> with <answer> one of "
+                              f"{', '.join(GT_ANSWER_COLUMNS)}; got {','.join(frame.columns)}")
     gt: dict[str, int] = {}
     for line, (query_id, correct) in enumerate(frame.itertuples(index=False), start=2):
         query_id, correct = query_id.strip(), correct.strip()
@@ -369,9 +436,42 @@ def read_gt(path: str | Path) -> dict[str, int]:
         if query_id in gt:
             raise DataError(path, f"line {line}: duplicate query_id {query_id!r}")
         if not correct.isdigit() or int(correct) < 1:
-            raise DataError(path, f"line {line}: correct must be a candidate number >= 1, "
+            raise DataError(path, f"line {line}: {columns[1]} must be a candidate number >= 1, "
                                   f"got {correct!r}")
+        if n_candidates is not None and query_id in n_candidates and int(correct) > n_candidates[query_id]:
+            raise DataError(path, f"line {line}: answer {correct} for query {query_id!r}, which has "
+                                  f"{n_candidates[query_id]} candidates")
         gt[query_id] = int(correct)
     if not gt:
         raise DataError(path, "no rows")
     return gt
+
+
+def read_scored_queries(queries: str | Path, gt_path: str | Path) -> tuple[list[QueryBatch], dict[str, int]]:
+    """Query batches and their ground truth, checked against each other (same query ids,
+    every answer within its query's candidates)."""
+    batches = read_query_batches(queries)
+    gt = read_gt(gt_path, {batch.query_id: len(batch.motion_paths) for batch in batches})
+    if set(gt) != {batch.query_id for batch in batches}:
+        missing = sorted({b.query_id for b in batches} - set(gt), key=_query_order)
+        extra = sorted(set(gt) - {b.query_id for b in batches}, key=_query_order)
+        raise DataError(gt_path, f"its query ids differ from the query folders in {queries} "
+                                 f"(missing {missing[:3]}, unknown {extra[:3]})")
+    return batches, gt
+
+
+def find_test_set(root: str | Path) -> tuple[Path, Path] | None:
+    """(test_queries/, test_gt.csv) of a dataset root, or None when its source has no test set."""
+    queries, gt = Path(root) / TEST_QUERIES, Path(root) / TEST_GT
+    if not queries.exists() and not gt.exists():
+        return None
+    for path in (queries, gt):
+        if not path.exists():
+            raise DataError(path, f"missing: a test set needs both {TEST_QUERIES}/ and {TEST_GT}")
+    return queries, gt
+
+
+def write_test_set(root: str | Path, groups, motion_paths: dict[str, str | Path]) -> None:
+    """A source's held-out test set inside its root: test_queries/ and test_gt.csv."""
+    write_query_batches(Path(root) / TEST_QUERIES, groups, motion_paths)
+    write_gt(Path(root) / TEST_GT, groups)

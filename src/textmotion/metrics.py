@@ -66,13 +66,26 @@ def mean_reciprocal_rank(ranks: np.ndarray, cutoff: int = K_MAX) -> float:
     return float(np.mean(np.where(ranks <= cutoff, 1.0 / ranks, 0.0)))
 
 
+def query_scores(ranks: np.ndarray) -> np.ndarray:
+    """Each query's contribution to the challenge score (the score is their mean)."""
+    return recall_curve(np.asarray(ranks, dtype=np.float64)[:, None]) @ _WEIGHTS / _WEIGHTS.sum()
+
+
 def bootstrap_score_interval(ranks: np.ndarray, n_resamples: int = 1000, seed: int = 0,
-                             level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the challenge score, resampling queries."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    resampled = ranks[rng.integers(0, len(ranks), size=(n_resamples, len(ranks)))]
-    scores = challenge_score(resampled)
+                             level: float = 0.95, clusters: Sequence | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval of the challenge score.
+
+    Resamples queries, or, with `clusters` (one label per query, e.g. its query clip), whole
+    clusters: queries made from the same clip are not independent, so they are drawn together
+    and the interval is as wide as the number of distinct clips warrants.
+    """
+    per_query = query_scores(ranks)
+    labels = np.arange(len(per_query)) if clusters is None else np.unique(clusters, return_inverse=True)[1]
+    n_clusters = int(labels.max()) + 1
+    cluster_sum = np.bincount(labels, weights=per_query, minlength=n_clusters)
+    cluster_size = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    draws = np.random.default_rng(seed).integers(0, n_clusters, size=(n_resamples, n_clusters))
+    scores = cluster_sum[draws].sum(axis=1) / cluster_size[draws].sum(axis=1)
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return float(low), float(high)

@@ -17,7 +17,7 @@ from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from . import skeleton as sk  # noqa: E402
+from textmotion import skeleton as sk  # noqa: E402
 
 AZIMUTH = np.deg2rad(30.0)
 ELEVATION = np.deg2rad(20.0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -151,3 +152,14 @@ def build_text_encoder(name: str, embed_dim: int, frozen: bool, clip_checkpoint:
     else:
         raise DataError("params.yaml", f"model.text_encoder: unknown {name!r}; choose one of {TEXT_ENCODERS}")
     return TextEncoder(name, backbone, embed_dim, frozen)
+
+
+@torch.no_grad()
+def sentence_embeddings(texts: list[str], batch_size: int = 256) -> np.ndarray:
+    """L2-normalised pretrained MiniLM sentence embeddings (N, 384): the project's measure of
+    how alike two captions are (near-duplicate filtering), independent of any trained model."""
+    backbone = MiniLMBackbone(pretrained=True).eval()
+    chunks = [backbone(backbone.tokenize(texts[start:start + batch_size]))
+              for start in range(0, len(texts), batch_size)]
+    features = torch.cat(chunks) if chunks else torch.zeros(0, backbone.feature_dim)
+    return F.normalize(features, dim=-1).numpy()

@@ -7,6 +7,12 @@ each epoch `checkpoints/<config hash>/last.pt` holds everything needed to contin
 optimizer, scheduler, RNG states, the metric history, which is replayed into dvclive since
 DVC may have deleted dvclive's folder before the re-run). It is deleted once the model
 folder is saved.
+
+dvclive's folder is rewritten whole after every epoch (beside, then swapped in), so a run
+that fails before its first epoch leaves the previous run's metrics and plots as they were.
+
+Small datasets: a train split smaller than `batch_size` trains on batches of the whole
+split, and a warmup longer than a tenth of the run is clipped to that tenth (both logged).
 """
 from __future__ import annotations
 
@@ -24,14 +30,19 @@ from dvclive import Live
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from textmotion.io import atomic_path
+from textmotion.io import atomic_dir, atomic_path
 from textmotion.loss import symmetric_info_nce
 from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
 from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model
+from textmotion.prepared import read_report
 from textmotion.skeleton import swap_persons
 from textmotion.store import MotionStore, NormStats, prepare_motion
 
 NON_REPRODUCIBLE_METRICS = ("clips_per_s", "epoch_s")
+# Train params that change where or how fast a run goes, not what it computes: a resumed run
+# may change them.
+RUN_INDEPENDENT_PARAMS = ("threads", "device", "model_dir", "live_dir", "checkpoint_dir")
+MAX_WARMUP_FRACTION = 0.1
 
 
 class CaptionedClips(Dataset):
@@ -141,8 +152,10 @@ def validate(model: RetrievalModel, loader: DataLoader, device: torch.device) ->
 
 
 def config_hash(config: dict, stats_path: str | Path) -> str:
-    """Identifies a run: the resolved config and the training data (via its statistics)."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    """Identifies a run: the resolved config (less RUN_INDEPENDENT_PARAMS) and the training
+    data (via its statistics)."""
+    train = {k: v for k, v in config["train"].items() if k not in RUN_INDEPENDENT_PARAMS}
+    digest = hashlib.sha256(json.dumps({**config, "train": train}, sort_keys=True).encode())
     digest.update(Path(stats_path).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -179,7 +192,7 @@ class TrainingSession:
     def __init__(self, model_params: dict, train_params: dict, text_pretrained: bool = True):
         tp = self.params = train_params
         torch.set_num_threads(tp["threads"])
-        downsample = json.loads(Path(tp["report"]).read_text(encoding="utf-8"))["downsample"]
+        downsample = read_report(tp["report"], "downsample")["downsample"]
         self.config = resolve_config(model_params, tp, downsample, text_pretrained)
         self.checkpoint = Path(tp["checkpoint_dir"]) / config_hash(self.config, tp["stats"]) / "last.pt"
         self.device = pick_device(tp["device"])
@@ -196,15 +209,23 @@ class TrainingSession:
                                      batch_size=tp["batch_size"], collate_fn=self.collate)
         self.optimizer = torch.optim.AdamW(parameter_groups(model, tp["lr"], tp["text_lr_scale"]),
                                            weight_decay=tp["weight_decay"])
-        self.steps_per_epoch = len(train_store) // tp["batch_size"]
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(tp["warmup_steps"], self.steps_per_epoch * tp["epochs"]))
+        self.batch_size = min(tp["batch_size"], len(train_store))
+        if self.batch_size < tp["batch_size"]:
+            print(f"train.batch_size {tp['batch_size']} > the {len(train_store)} train clips: "
+                  f"batches of {self.batch_size}", flush=True)
+        self.steps_per_epoch = len(train_store) // self.batch_size
+        total_steps = self.steps_per_epoch * tp["epochs"]
+        warmup = min(tp["warmup_steps"], int(MAX_WARMUP_FRACTION * total_steps))
+        if warmup < tp["warmup_steps"]:
+            print(f"train.warmup_steps {tp['warmup_steps']} > a tenth of the {total_steps}-step run: "
+                  f"warmup clipped to {warmup} steps", flush=True)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(warmup, total_steps))
 
     def loader(self, epoch: int) -> DataLoader:
         """The epoch's batches: order and augmentations depend on (seed, epoch) only."""
         self.train_clips.epoch = epoch
         order = torch.Generator().manual_seed(self.params["seed"] * 100_003 + epoch)
-        return DataLoader(self.train_clips, batch_size=self.params["batch_size"], shuffle=True,
+        return DataLoader(self.train_clips, batch_size=self.batch_size, shuffle=True,
                           drop_last=True, collate_fn=self.collate, generator=order)
 
     def step(self, batch: dict) -> float:
@@ -262,22 +283,18 @@ def train(model_params: dict, train_params: dict, stop_after_epochs: int | None 
     """
     session = TrainingSession(model_params, train_params, text_pretrained)
     history = session.load_checkpoint()
-    live = Live(dir=train_params["live_dir"], dvcyaml=None, save_dvc_exp=False)
-    for row in history:
-        _log(live, row)
     n_epochs = train_params["epochs"]
     for epoch in range(len(history), n_epochs):
         row = session.train_epoch(epoch)
         row.update(session.validate(), temperature=session.model.temperature().item(),
                    lr=session.scheduler.get_last_lr()[0])
         history.append(row)
-        _log(live, row)
+        write_live(train_params["live_dir"], history)
         print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         session.save_checkpoint(history)
         if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
             return history
     save_model(train_params["model_dir"], session.model, session.config)
-    live.end()
     session.checkpoint.unlink(missing_ok=True)
     session.checkpoint.parent.rmdir()
     return history
@@ -289,7 +306,12 @@ def _trainable_state(model: RetrievalModel) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if not (frozen and k.startswith("text_encoder.backbone."))}
 
 
-def _log(live: Live, row: dict) -> None:
-    for name, value in row.items():
-        live.log_metric(name, value)
-    live.next_step()
+def write_live(live_dir: str | Path, history: list[dict]) -> None:
+    """dvclive's metrics.json and per-epoch plot series of `history`, replacing `live_dir` whole."""
+    with atomic_dir(live_dir) as tmp:
+        live = Live(dir=str(tmp), dvcyaml=None, save_dvc_exp=False)
+        for row in history:
+            for name, value in row.items():
+                live.log_metric(name, value)
+            live.next_step()
+        live.end()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textmotion.synth import vocabulary as vocab
-from textmotion.synth.spec import BOTH, validate_spec
+from textmotion.sources.synthetic import vocabulary as vocab
+from textmotion.sources.synthetic.spec import BOTH, validate_spec
 
 MAX_CAPTIONS = 3
 ATTEMPTS_PER_CAPTION = 50

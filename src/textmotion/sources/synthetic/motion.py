@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import skeleton as sk
-from . import vocabulary as vocab
+from textmotion import skeleton as sk
+from textmotion.sources.synthetic import vocabulary as vocab
 
 J = sk.JOINT
 # Mirror factor for sideways (z) and across-body (y) rotations of a limb.

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from textmotion.errors import DataError
-from textmotion.synth import vocabulary as vocab
+from textmotion.sources.synthetic import vocabulary as vocab
 
 BOTH = "both"
 MAX_SEGMENTS = 3
