@@ -7,7 +7,7 @@ import pytest
 
 from textmotion.errors import DataError
 from textmotion.sources.synthetic import vocabulary as vocab
-from textmotion.sources.synthetic.spec import (action_names, load_specs, sample_spec, semantic_signature,
+from textmotion.sources.synthetic.spec import (action_names, load_specs, postures, sample_spec, semantic_signature,
                                    validate_spec)
 
 EXAMPLE = {"persons": [{"height": 1.74}, {"height": 1.63}],
@@ -218,3 +218,11 @@ def test_samples_are_balanced(samples):
     assert min(heights) < 1.6 and max(heights) > 1.9
     assert {spec["start"]["arrangement"] for spec in samples} == set(vocab.ARRANGEMENTS)
     assert len({semantic_signature(spec) for spec in samples}) > 0.5 * len(samples)
+
+
+def test_postures_follow_sitting_and_standing():
+    segments = validate_spec({"segments": [{"action": "stand_up", "actor": "both"},
+                                           {"action": "sit_down", "actor": 1},
+                                           {"action": "wave", "actor": 0, "hand": "left"}]})["segments"]
+    assert postures(segments) == [{0: True, 1: True}, {0: False, 1: False}, {0: False, 1: True},
+                                  {0: False, 1: True}]

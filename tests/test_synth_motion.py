@@ -6,7 +6,7 @@ import pytest
 
 from textmotion import skeleton as sk
 from textmotion.sources.synthetic import vocabulary as vocab
-from textmotion.sources.synthetic.motion import synthesize
+from textmotion.sources.synthetic.motion import INTERACTION_MOTIONS, SOLO_MOTIONS, synthesize
 
 FPS = 20
 J = sk.JOINT
@@ -342,3 +342,9 @@ def test_a_longer_walk_keeps_its_pace():
                               "speed": "normal", "duration": duration}]), 0)
         return np.linalg.norm((body[-1, 0] - body[0, 0])[[0, 2]])
     assert distance(6.0) > 1.7 * distance(3.0)
+
+
+def test_every_action_has_exactly_one_registered_motion():
+    assert SOLO_MOTIONS.keys() | INTERACTION_MOTIONS.keys() == vocab.ACTIONS.keys()
+    assert not SOLO_MOTIONS.keys() & INTERACTION_MOTIONS.keys()
+    assert all(vocab.kind(action) == vocab.SOLO for action in SOLO_MOTIONS)

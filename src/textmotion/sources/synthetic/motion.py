@@ -13,11 +13,13 @@ leans forward. Yaw psi faces the direction (sin psi, 0, cos psi); +pi/2 is a lef
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from textmotion import skeleton as sk
 from textmotion.sources.synthetic import vocabulary as vocab
+from textmotion.sources.synthetic.spec import postures
 
 J = sk.JOINT
 # Mirror factor for sideways (z) and across-body (y) rotations of a limb.
@@ -211,159 +213,6 @@ class Animator:
     def hands(self, hand: str) -> tuple[str, ...]:
         return ("left", "right") if hand == "both" else (hand,)
 
-    # ---- solo actions ----------------------------------------------------------------
-    def solo(self, action: str, seg: dict, state: PersonState) -> tuple[Piece, bool]:
-        """Tracks for one person doing a solo action; returns the piece and 'ends seated'."""
-        fps = self.fps
-        if action in ("walk", "run"):
-            direction = seg["direction"]
-            turn = {"forward": 0.0, "backward": 0.0, "left": np.pi / 2, "right": -np.pi / 2}
-            run = action == "run"
-            speed = RUN_SPEED if run else WALK_SPEED[seg.get("speed", "normal")]
-            rate = RUN_RATE if run else STEP_RATE[seg.get("speed", "normal")]
-            # An explicit duration sets the distance walked, not the pace.
-            n = (int(round(seg["duration"] * fps)) if "duration" in seg
-                 else self.frames(self.rng.uniform(2.2, 3.2)))
-            return self.locomote(state, n, self.jitter(speed), self.jitter(rate, 0.05),
-                                 state.yaw + turn[direction],
-                                 backward=direction == "backward", run=run), False
-        if action == "turn_around":
-            return self.hold(state, self.frames(1.8), yaw_to=state.yaw + np.pi), False
-        if action == "spin":
-            n = self.frames(2.0)
-            s = np.arange(n) / fps
-            piece = self.hold(state, n)
-            piece.yaw = state.yaw + 2 * np.pi * smoothstep(s / (n / fps))
-            arms = envelope(n, fps, 0.4)
-            for side in ("left", "right"):
-                self.arm(piece.angles, side, raise_side=1.2 * arms)
-            self.add_steps(piece.angles, n, 0.2, 2.0)
-            return piece, False
-        if action in ("sit_down", "stand_up"):
-            n = self.frames(2.2)
-            s = np.arange(n) / fps
-            progress = smoothstep((s - 0.2) / 1.6)
-            if action == "stand_up":
-                progress = 1 - progress
-            angles = np.zeros((n, 22, 3)) + progress[:, None, None] * seated_pose()[None]
-            lean = np.sin(np.pi * smoothstep((s - 0.2) / 1.6)) * 0.5
-            angles[:, J["spine1"], 0] += lean
-            angles[:, J["spine2"], 0] += 0.5 * lean
-            for side in ("left", "right"):
-                self.arm(angles, side, raise_forward=-0.8 * lean)
-            return self.pose_piece(state, angles), action == "sit_down"
-        if action in ("jump", "squat", "hop"):
-            count = seg["count"]
-            period = {"jump": 1.0, "squat": 1.7, "hop": 0.75}[action]
-            n = self.frames(count * period + 0.5)
-            core = n - int(0.5 * fps)
-            pulse = np.zeros(n)
-            start = int(0.25 * fps)
-            pulse[start:start + core] = repetitions(core, count)
-            angles = np.zeros((n, 22, 3))
-            lift = np.zeros(n)
-            if action == "squat":
-                for side in ("left", "right"):
-                    angles[:, J[f"{side}_hip"], 0] = -1.7 * pulse
-                    angles[:, J[f"{side}_knee"], 0] = 2.1 * pulse
-                    angles[:, J[f"{side}_ankle"], 0] = -0.5 * pulse
-                    self.arm(angles, side, raise_forward=-1.4 * pulse)
-                angles[:, J["spine1"], 0] = 0.35 * pulse
-            else:
-                # Crouch, take off, fly (legs extended), land: airborne in the middle of a pulse.
-                phase = np.zeros(n)
-                phase[start:start + core] = (np.arange(core) / max(core - 1, 1) * count) % 1.0
-                active = np.zeros(n, bool)
-                active[start:start + core] = True
-                airborne = active & (phase > 0.35) & (phase < 0.75)
-                height = 0.35 if action == "jump" else 0.16
-                lift = np.where(airborne, height * np.sin(np.pi * (phase - 0.35) / 0.4), 0.0)
-                crouch = np.where(active & ~airborne,
-                                  np.sin(np.pi * np.clip(phase / 0.35, 0, 1)) ** 2
-                                  + np.sin(np.pi * np.clip((phase - 0.75) / 0.25, 0, 1)) ** 2,
-                                  0.0)
-                legs = ("left", "right") if action == "jump" else (seg["side"],)
-                for side in legs:
-                    angles[:, J[f"{side}_hip"], 0] = -0.7 * crouch
-                    angles[:, J[f"{side}_knee"], 0] = 1.2 * crouch
-                if action == "hop":
-                    other = "right" if seg["side"] == "left" else "left"
-                    held = envelope(n, fps, 0.25)
-                    angles[:, J[f"{other}_hip"], 0] = -0.5 * held
-                    angles[:, J[f"{other}_knee"], 0] = 1.6 * held
-                    for side in ("left", "right"):
-                        self.arm(angles, side, raise_side=0.5 * held)
-                else:
-                    for side in ("left", "right"):
-                        self.arm(angles, side, raise_forward=-2.4 * airborne.astype(float)
-                                 + 0.5 * crouch)
-                angles[:, J["spine1"], 0] = 0.3 * crouch
-            return self.pose_piece(state, angles, lift), False
-        if action in ("wave", "raise_arms"):
-            n = self.frames(2.6 if action == "wave" else 2.2)
-            s = np.arange(n) / fps
-            up = smoothstep(s / 0.5) * (smoothstep((n / fps - s) / 0.5) if action == "wave" else 1)
-            angles = np.zeros((n, 22, 3))
-            for side in self.hands(seg["hand"]):
-                if action == "wave":
-                    oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s) * up
-                    self.arm(angles, side, raise_side=2.5 * up + oscillation,
-                             elbow=-0.5 * up)
-                else:
-                    self.arm(angles, side, raise_forward=-2.9 * up)
-            return self.pose_piece(state, angles), False
-        if action == "clap":
-            n = self.frames(2.4)
-            s = np.arange(n) / fps
-            env = envelope(n, fps, 0.4)
-            beat = 0.5 + 0.5 * np.cos(2 * np.pi * 2.5 * s)
-            angles = np.zeros((n, 22, 3))
-            for side in ("left", "right"):
-                self.arm(angles, side, raise_forward=-1.3 * env, across=(0.05 + 0.4 * beat) * env,
-                         elbow=-0.6 * env)
-            return self.pose_piece(state, angles), False
-        if action == "kick":
-            n = self.frames(1.6)
-            s = np.arange(n) / fps
-            kick = np.exp(-((s - 0.7) / 0.18) ** 2)
-            side = seg["side"]
-            angles = np.zeros((n, 22, 3))
-            angles[:, J[f"{side}_hip"], 0] = -1.5 * kick
-            angles[:, J[f"{side}_knee"], 0] = 1.2 * np.exp(-((s - 0.5) / 0.15) ** 2)
-            angles[:, J["spine1"], 0] = -0.25 * kick
-            for arm_side in ("left", "right"):
-                self.arm(angles, arm_side, raise_side=0.6 * kick)
-            return self.pose_piece(state, angles), False
-        if action == "punch":
-            count, side = seg["count"], seg["side"]
-            n = self.frames(0.7 * count + 0.9)
-            s = np.arange(n) / fps
-            guard = envelope(n, fps, 0.35)
-            strike = np.zeros(n)
-            for k in range(count):
-                strike += np.exp(-((s - 0.55 - 0.7 * k) / 0.12) ** 2)
-            angles = np.zeros((n, 22, 3))
-            for arm_side in ("left", "right"):
-                hit = strike if arm_side == side else 0.0
-                self.arm(angles, arm_side, raise_forward=-0.8 * guard - 0.75 * hit,
-                         across=0.3 * guard, elbow=-2.0 * guard + 1.9 * hit)
-            angles[:, J["spine2"], 1] = -MIRROR[side] * 0.35 * strike
-            return self.pose_piece(state, angles), False
-        if action == "bow":
-            return self.pose_piece(state, self.bow_angles(self.frames(2.6))), False
-        if action == "stretch":
-            n = self.frames(3.2)
-            s = np.arange(n) / fps
-            up = np.exp(-((s / (n / fps) - 0.35) / 0.17) ** 2)
-            out = np.exp(-((s / (n / fps) - 0.72) / 0.14) ** 2)
-            angles = np.zeros((n, 22, 3))
-            for side in ("left", "right"):
-                self.arm(angles, side, raise_forward=-3.0 * up, raise_side=1.55 * out)
-            angles[:, J["spine2"], 0] = -0.2 * up
-            angles[:, J["neck"], 0] = -0.3 * up
-            return self.pose_piece(state, angles), False
-        raise ValueError(f"unknown solo action {action!r}")
-
     def bow_angles(self, n: int) -> np.ndarray:
         s = np.arange(n) / self.fps
         depth = np.exp(-((s / (n / self.fps) - 0.5) / 0.22) ** 4)
@@ -401,75 +250,6 @@ class Animator:
             pieces.append(piece)
         return pieces
 
-    def interaction(self, action: str, actor: int, states: list[PersonState]) -> list[list[Piece]]:
-        """Phases (each a pair of pieces) of a two-person interaction."""
-        fps = self.fps
-        other = 1 - actor
-        if action in ("shake_hands", "high_five", "hug"):
-            target = {"shake_hands": 0.75, "high_five": 0.7, "hug": 0.4}[action]
-            phases = [self.approach(states, target)]
-            self.advance(states, phases[-1])
-            n = self.frames({"shake_hands": 2.2, "high_five": 1.4, "hug": 2.6}[action])
-            pair = [self.pose_piece(state, np.repeat(base_pose(state)[None], n, axis=0))
-                    for state in states]
-            self.contact(action, pair, states, np.arange(n) / fps)
-            return phases + [pair]
-        if action in ("bow_to_each_other", "wave_at_each_other", "dance_facing", "punch_dodge",
-                      "push", "pull"):
-            target = {"bow_to_each_other": 1.6, "wave_at_each_other": 2.2, "dance_facing": 1.2,
-                      "punch_dodge": 0.65, "push": 0.65, "pull": 0.5}[action]
-            a, b = states
-            gap = np.hypot(b.x - a.x, b.z - a.z)
-            movers = (actor,) if action in ("push", "pull", "punch_dodge") else (0, 1)
-            phases = [self.approach(states, min(target, gap) if gap < target else target, movers)]
-            self.advance(states, phases[-1])
-            return phases + [self.face_to_face(action, actor, other, states)]
-        if action in ("follow", "chase"):
-            return [self.pursuit(states, actor, run=action == "chase")]
-        if action == "walk_side_by_side":
-            a, b = states
-            line = yaw_towards(a, np.array([b.x, b.z]))
-            # Walk perpendicular to the line joining them, on the side A already faces.
-            heading = line + (np.pi / 2 if wrap(a.yaw - line) >= 0 else -np.pi / 2)
-            n = self.frames(self.rng.uniform(2.5, 3.5))
-            gap = np.hypot(b.x - a.x, b.z - a.z)
-            pieces = [self.locomote(s, n, 1.1, STEP_RATE["normal"], heading) for s in states]
-            closing = (gap - 0.7) / 2 * smoothstep(np.arange(n) / (0.6 * n))[:, None]
-            unit = np.array([b.x - a.x, b.z - a.z]) / max(gap, 1e-6)
-            pieces[0].xz += closing * unit
-            pieces[1].xz -= closing * unit
-            return [pieces]
-        raise ValueError(f"unknown interaction {action!r}")
-
-    def contact(self, action: str, pair: list[Piece], states: list[PersonState],
-                s: np.ndarray) -> None:
-        """Hands that touch: right hands shaking or slapping high, or arms around the back."""
-        centre = (pair[0].xz + pair[1].xz) / 2
-        if action == "hug":
-            weight = envelope(len(s), self.fps, 0.6)
-            for person, partner in ((0, 1), (1, 0)):
-                back = -facing(pair[partner].yaw)
-                chest = 0.62 * states[partner].height
-                for side, lateral in (("left", 1.0), ("right", -1.0)):
-                    # Our left hand goes round the partner's right side (their -x).
-                    around = (pair[partner].xz + 0.1 * back
-                              - lateral * 0.12 * leftward(pair[partner].yaw))
-                    target = np.stack([around[:, 0], np.full(len(s), chest), around[:, 1]], 1)
-                    self.reach(pair[person], side, states[person].height, target, weight)
-            for piece in pair:
-                piece.angles[:, J["head"], 1] += 0.4 * weight
-            return
-        if action == "shake_hands":
-            weight = envelope(len(s), self.fps, 0.5)
-            pump = 0.05 * np.sin(2 * np.pi * 2.5 * (s - 0.5)) * smoothstep((s - 0.5) / 0.3)
-            height = 0.56 * min(state.height for state in states) + pump
-        else:  # high five: a quick slap above the heads at the middle of the segment
-            weight = np.exp(-((s - s[-1] / 2) / (0.3 * s[-1])) ** 4)
-            height = np.full(len(s), self.high_five_height(states))
-        target = np.stack([centre[:, 0], height, centre[:, 1]], 1)
-        for person, state in enumerate(states):
-            self.reach(pair[person], "right", state.height, target, weight)
-
     @staticmethod
     def high_five_height(states: list[PersonState]) -> float:
         """Above both heads where possible, but within reach of the shorter arm."""
@@ -477,91 +257,6 @@ class Animator:
         # Shoulders are at ~0.82 of the height; at the high-five gap a hand gets ~0.25 higher.
         reachable = min(1.07 * state.height for state in states)
         return min(above_heads, reachable)
-
-    def face_to_face(self, action: str, actor: int, other: int,
-                     states: list[PersonState]) -> list[Piece]:
-        fps = self.fps
-        n = self.frames({"bow_to_each_other": 2.6, "wave_at_each_other": 2.6,
-                         "dance_facing": 3.5, "punch_dodge": 1.8, "push": 2.0,
-                         "pull": 2.6}[action])
-        s = np.arange(n) / fps
-        env = envelope(n, fps, 0.4)
-        pieces = [self.pose_piece(state, np.repeat(base_pose(state)[None], n, axis=0))
-                  for state in states]
-        if action == "bow_to_each_other":
-            for piece in pieces:
-                piece.angles += self.bow_angles(n)
-        elif action == "wave_at_each_other":
-            for piece in pieces:
-                oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s + self.rng.uniform(0, 1)) * env
-                self.arm(piece.angles, "right", raise_side=2.5 * env + oscillation,
-                         elbow=-0.5 * env)
-        elif action == "dance_facing":
-            beat = np.sin(2 * np.pi * 1.0 * s)
-            for piece in pieces:
-                left = leftward(piece.yaw)
-                piece.xz = piece.xz + 0.18 * (beat * env)[:, None] * left
-                for side in ("left", "right"):
-                    sign = 1 if side == "left" else -1
-                    self.arm(piece.angles, side, raise_side=(1.6 + 0.8 * sign * beat) * env,
-                             elbow=-0.8 * env)
-                    bounce = env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
-                    piece.angles[:, J[f"{side}_knee"], 0] += 0.35 * bounce
-                    piece.angles[:, J[f"{side}_hip"], 0] -= 0.2 * bounce
-                piece.angles[:, J["spine2"], 2] += 0.2 * beat * env
-        else:
-            # Asymmetric: the actor strikes, pushes or pulls; the other reacts.
-            strike = np.exp(-((s - 0.6) / 0.15) ** 2)
-            after = smoothstep((s - 0.6) / 0.7)
-            hit, react = pieces[actor], pieces[other]
-            if action == "punch_dodge":
-                for side in ("left", "right"):
-                    self.arm(hit.angles, side, raise_forward=-0.8 * env, across=0.3 * env,
-                             elbow=-2.0 * env)
-                head = np.column_stack([react.xz[:, 0], np.full(n, 0.93 * states[other].height),
-                                        react.xz[:, 1]])
-                self.reach(hit, "right", states[actor].height, head, strike)
-                dodge = np.exp(-((s - 0.65) / 0.3) ** 2)
-                react.angles[:, J["spine1"], 0] -= 0.35 * dodge
-                react.angles[:, J["spine2"], 2] += 0.45 * dodge
-                react.angles[:, J["spine3"], 2] += 0.3 * dodge
-                react.xz = react.xz - 0.3 * dodge[:, None] * facing(react.yaw)
-            elif action == "push":
-                react.xz = react.xz - 0.9 * after[:, None] * facing(react.yaw)
-                thrust = np.exp(-((s - 0.65) / 0.2) ** 2)
-                wind_up = np.exp(-((s - 0.45) / 0.3) ** 2)
-                chest = np.full(n, 0.72 * states[other].height)
-                for side, lateral in (("left", -1.0), ("right", 1.0)):
-                    # Wind up with bent arms, then both palms on the other's chest.
-                    self.arm(hit.angles, side, raise_forward=-0.8 * wind_up, elbow=-1.4 * wind_up)
-                    palm = react.xz + lateral * 0.14 * leftward(react.yaw)
-                    self.reach(hit, side, states[actor].height,
-                               np.column_stack([palm[:, 0], chest, palm[:, 1]]), thrust)
-                stumble = np.sin(np.pi * np.clip((s - 0.55) / 0.9, 0, 1))
-                react.angles[:, J["spine1"], 0] -= 0.35 * stumble
-                for side in ("left", "right"):
-                    self.arm(react.angles, side, raise_forward=-1.0 * stumble,
-                             raise_side=0.5 * stumble)
-                self.add_steps(react.angles, n, 0.35, 1.6, backward=True,
-                               env=stumble)
-            else:  # pull: the actor walks backward, dragging the other by the wrist
-                drag = smoothstep((s - 0.5) / (n / fps - 0.7))
-                distance = 1.4
-                hit.xz = hit.xz - distance * drag[:, None] * facing(hit.yaw)
-                react.xz = react.xz + distance * drag[:, None] * facing(react.yaw)
-                for piece in (hit, react):
-                    self.add_steps(piece.angles, n, 0.35, 1.0, backward=piece is hit,
-                                   arm_swing=0.0, env=np.sin(np.pi * drag))
-                # A slight lean (the IK assumes an upright torso, so keep it small).
-                hit.angles[:, J["spine1"], 0] -= 0.1 * env
-                react.angles[:, J["spine1"], 0] += 0.1 * env
-                hands = (hit.xz + react.xz) / 2
-                grip = np.column_stack([hands[:, 0],
-                                        np.full(n, 0.62 * min(st.height for st in states)),
-                                        hands[:, 1]])
-                for piece, state in ((hit, states[actor]), (react, states[other])):
-                    self.reach(piece, "right", state.height, grip, env)
-        return pieces
 
     def pursuit(self, states: list[PersonState], actor: int, run: bool) -> list[Piece]:
         """The leader moves away; the actor (follower/chaser) heads for the leader."""
@@ -598,6 +293,454 @@ class Animator:
             state.x, state.z = piece.xz[-1]
             state.yaw = float(piece.yaw[-1])
 
+
+
+# ---- actions: one function per vocabulary action, registered by its name ----------------
+SoloMotion = Callable[[Animator, dict, PersonState], Piece]
+InteractionMotion = Callable[[Animator, int, list[PersonState]], list[list[Piece]]]
+SOLO_MOTIONS: dict[str, SoloMotion] = {}
+INTERACTION_MOTIONS: dict[str, InteractionMotion] = {}
+
+
+def motion_of(action: str):
+    """Register the decorated function as the motion of a vocabulary action.
+
+    A solo motion takes (animator, segment, state) and returns one person's piece; an
+    interaction takes (animator, actor, states) and returns its phases (pairs of pieces).
+    """
+    registry = SOLO_MOTIONS if vocab.kind(action) == vocab.SOLO else INTERACTION_MOTIONS
+
+    def register(function):
+        registry[action] = function
+        return function
+    return register
+
+
+def _locomotion(animator: Animator, seg: dict, state: PersonState, run: bool) -> Piece:
+    turn = {"forward": 0.0, "backward": 0.0, "left": np.pi / 2, "right": -np.pi / 2}
+    speed = RUN_SPEED if run else WALK_SPEED[seg.get("speed", "normal")]
+    rate = RUN_RATE if run else STEP_RATE[seg.get("speed", "normal")]
+    # An explicit duration sets the distance walked, not the pace.
+    n = (int(round(seg["duration"] * animator.fps)) if "duration" in seg
+         else animator.frames(animator.rng.uniform(2.2, 3.2)))
+    return animator.locomote(state, n, animator.jitter(speed), animator.jitter(rate, 0.05),
+                             state.yaw + turn[seg["direction"]],
+                             backward=seg["direction"] == "backward", run=run)
+
+
+@motion_of("walk")
+def walk(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return _locomotion(animator, seg, state, run=False)
+
+
+@motion_of("run")
+def run(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return _locomotion(animator, seg, state, run=True)
+
+
+@motion_of("turn_around")
+def turn_around(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return animator.hold(state, animator.frames(1.8), yaw_to=state.yaw + np.pi)
+
+
+@motion_of("spin")
+def spin(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    fps = animator.fps
+    n = animator.frames(2.0)
+    s = np.arange(n) / fps
+    piece = animator.hold(state, n)
+    piece.yaw = state.yaw + 2 * np.pi * smoothstep(s / (n / fps))
+    arms = envelope(n, fps, 0.4)
+    for side in ("left", "right"):
+        animator.arm(piece.angles, side, raise_side=1.2 * arms)
+    animator.add_steps(piece.angles, n, 0.2, 2.0)
+    return piece
+
+
+def _change_posture(animator: Animator, state: PersonState, sitting_down: bool) -> Piece:
+    n = animator.frames(2.2)
+    s = np.arange(n) / animator.fps
+    progress = smoothstep((s - 0.2) / 1.6)
+    if not sitting_down:
+        progress = 1 - progress
+    angles = np.zeros((n, 22, 3)) + progress[:, None, None] * seated_pose()[None]
+    lean = np.sin(np.pi * smoothstep((s - 0.2) / 1.6)) * 0.5
+    angles[:, J["spine1"], 0] += lean
+    angles[:, J["spine2"], 0] += 0.5 * lean
+    for side in ("left", "right"):
+        animator.arm(angles, side, raise_forward=-0.8 * lean)
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("sit_down")
+def sit_down(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return _change_posture(animator, state, sitting_down=True)
+
+
+@motion_of("stand_up")
+def stand_up(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return _change_posture(animator, state, sitting_down=False)
+
+
+def _repeated(animator: Animator, count: int, period: float) -> tuple[int, int, int]:
+    """Frames of a clip of `count` repetitions of `period` seconds: (n, first active, active)."""
+    n = animator.frames(count * period + 0.5)
+    return n, int(0.25 * animator.fps), n - int(0.5 * animator.fps)
+
+
+@motion_of("squat")
+def squat(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    n, start, core = _repeated(animator, seg["count"], 1.7)
+    pulse = np.zeros(n)
+    pulse[start:start + core] = repetitions(core, seg["count"])
+    angles = np.zeros((n, 22, 3))
+    for side in ("left", "right"):
+        angles[:, J[f"{side}_hip"], 0] = -1.7 * pulse
+        angles[:, J[f"{side}_knee"], 0] = 2.1 * pulse
+        angles[:, J[f"{side}_ankle"], 0] = -0.5 * pulse
+        animator.arm(angles, side, raise_forward=-1.4 * pulse)
+    angles[:, J["spine1"], 0] = 0.35 * pulse
+    return animator.pose_piece(state, angles, np.zeros(n))
+
+
+def _take_offs(animator: Animator, count: int, period: float, height: float, legs: tuple[str, ...]):
+    """Crouch, take off, fly (legs extended), land, `count` times: airborne in the middle of
+    each repetition. Returns the angles of the pushing legs and spine, the lift, the crouch
+    and the airborne mask."""
+    n, start, core = _repeated(animator, count, period)
+    phase = np.zeros(n)
+    phase[start:start + core] = (np.arange(core) / max(core - 1, 1) * count) % 1.0
+    active = np.zeros(n, bool)
+    active[start:start + core] = True
+    airborne = active & (phase > 0.35) & (phase < 0.75)
+    lift = np.where(airborne, height * np.sin(np.pi * (phase - 0.35) / 0.4), 0.0)
+    crouch = np.where(active & ~airborne,
+                      np.sin(np.pi * np.clip(phase / 0.35, 0, 1)) ** 2
+                      + np.sin(np.pi * np.clip((phase - 0.75) / 0.25, 0, 1)) ** 2, 0.0)
+    angles = np.zeros((n, 22, 3))
+    for side in legs:
+        angles[:, J[f"{side}_hip"], 0] = -0.7 * crouch
+        angles[:, J[f"{side}_knee"], 0] = 1.2 * crouch
+    return angles, lift, crouch, airborne
+
+
+@motion_of("jump")
+def jump(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    angles, lift, crouch, airborne = _take_offs(animator, seg["count"], 1.0, 0.35, ("left", "right"))
+    for side in ("left", "right"):
+        animator.arm(angles, side, raise_forward=-2.4 * airborne.astype(float) + 0.5 * crouch)
+    angles[:, J["spine1"], 0] = 0.3 * crouch
+    return animator.pose_piece(state, angles, lift)
+
+
+@motion_of("hop")
+def hop(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    side = seg["side"]
+    angles, lift, crouch, _ = _take_offs(animator, seg["count"], 0.75, 0.16, (side,))
+    other = "right" if side == "left" else "left"
+    held = envelope(len(angles), animator.fps, 0.25)
+    angles[:, J[f"{other}_hip"], 0] = -0.5 * held
+    angles[:, J[f"{other}_knee"], 0] = 1.6 * held
+    for arm_side in ("left", "right"):
+        animator.arm(angles, arm_side, raise_side=0.5 * held)
+    angles[:, J["spine1"], 0] = 0.3 * crouch
+    return animator.pose_piece(state, angles, lift)
+
+
+@motion_of("wave")
+def wave(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    fps = animator.fps
+    n = animator.frames(2.6)
+    s = np.arange(n) / fps
+    up = smoothstep(s / 0.5) * smoothstep((n / fps - s) / 0.5)
+    angles = np.zeros((n, 22, 3))
+    for side in animator.hands(seg["hand"]):
+        oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s) * up
+        animator.arm(angles, side, raise_side=2.5 * up + oscillation, elbow=-0.5 * up)
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("raise_arms")
+def raise_arms(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    n = animator.frames(2.2)
+    up = smoothstep(np.arange(n) / animator.fps / 0.5)
+    angles = np.zeros((n, 22, 3))
+    for side in animator.hands(seg["hand"]):
+        animator.arm(angles, side, raise_forward=-2.9 * up)
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("clap")
+def clap(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    fps = animator.fps
+    n = animator.frames(2.4)
+    s = np.arange(n) / fps
+    env = envelope(n, fps, 0.4)
+    beat = 0.5 + 0.5 * np.cos(2 * np.pi * 2.5 * s)
+    angles = np.zeros((n, 22, 3))
+    for side in ("left", "right"):
+        animator.arm(angles, side, raise_forward=-1.3 * env, across=(0.05 + 0.4 * beat) * env,
+                     elbow=-0.6 * env)
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("kick")
+def kick(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    n = animator.frames(1.6)
+    s = np.arange(n) / animator.fps
+    strike = np.exp(-((s - 0.7) / 0.18) ** 2)
+    side = seg["side"]
+    angles = np.zeros((n, 22, 3))
+    angles[:, J[f"{side}_hip"], 0] = -1.5 * strike
+    angles[:, J[f"{side}_knee"], 0] = 1.2 * np.exp(-((s - 0.5) / 0.15) ** 2)
+    angles[:, J["spine1"], 0] = -0.25 * strike
+    for arm_side in ("left", "right"):
+        animator.arm(angles, arm_side, raise_side=0.6 * strike)
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("punch")
+def punch(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    count, side = seg["count"], seg["side"]
+    n = animator.frames(0.7 * count + 0.9)
+    s = np.arange(n) / animator.fps
+    guard = envelope(n, animator.fps, 0.35)
+    strike = np.zeros(n)
+    for k in range(count):
+        strike += np.exp(-((s - 0.55 - 0.7 * k) / 0.12) ** 2)
+    angles = np.zeros((n, 22, 3))
+    for arm_side in ("left", "right"):
+        hit = strike if arm_side == side else 0.0
+        animator.arm(angles, arm_side, raise_forward=-0.8 * guard - 0.75 * hit,
+                     across=0.3 * guard, elbow=-2.0 * guard + 1.9 * hit)
+    angles[:, J["spine2"], 1] = -MIRROR[side] * 0.35 * strike
+    return animator.pose_piece(state, angles)
+
+
+@motion_of("bow")
+def bow(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    return animator.pose_piece(state, animator.bow_angles(animator.frames(2.6)))
+
+
+@motion_of("stretch")
+def stretch(animator: Animator, seg: dict, state: PersonState) -> Piece:
+    n = animator.frames(3.2)
+    s = np.arange(n) / animator.fps
+    up = np.exp(-((s / (n / animator.fps) - 0.35) / 0.17) ** 2)
+    out = np.exp(-((s / (n / animator.fps) - 0.72) / 0.14) ** 2)
+    angles = np.zeros((n, 22, 3))
+    for side in ("left", "right"):
+        animator.arm(angles, side, raise_forward=-3.0 * up, raise_side=1.55 * out)
+    angles[:, J["spine2"], 0] = -0.2 * up
+    angles[:, J["neck"], 0] = -0.3 * up
+    return animator.pose_piece(state, angles)
+
+
+def _still_pair(animator: Animator, states: list[PersonState], n: int) -> list[Piece]:
+    return [animator.pose_piece(state, np.repeat(base_pose(state)[None], n, axis=0))
+            for state in states]
+
+
+def _meet(animator: Animator, states: list[PersonState], gap: float, seconds: float,
+          touch: Callable[[list[Piece], np.ndarray], None]) -> list[list[Piece]]:
+    """Walk up to each other until `gap` metres apart, then touch for about `seconds`."""
+    phases = [animator.approach(states, gap)]
+    animator.advance(states, phases[-1])
+    pair = _still_pair(animator, states, animator.frames(seconds))
+    touch(pair, np.arange(len(pair[0].angles)) / animator.fps)
+    return phases + [pair]
+
+
+def _right_hands_meet(animator: Animator, pair: list[Piece], states: list[PersonState],
+                      height: np.ndarray, weight: np.ndarray) -> None:
+    centre = (pair[0].xz + pair[1].xz) / 2
+    target = np.stack([centre[:, 0], height, centre[:, 1]], 1)
+    for person, state in enumerate(states):
+        animator.reach(pair[person], "right", state.height, target, weight)
+
+
+@motion_of("shake_hands")
+def shake_hands(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def touch(pair: list[Piece], s: np.ndarray) -> None:
+        weight = envelope(len(s), animator.fps, 0.5)
+        pump = 0.05 * np.sin(2 * np.pi * 2.5 * (s - 0.5)) * smoothstep((s - 0.5) / 0.3)
+        height = 0.56 * min(state.height for state in states) + pump
+        _right_hands_meet(animator, pair, states, height, weight)
+    return _meet(animator, states, 0.75, 2.2, touch)
+
+
+@motion_of("high_five")
+def high_five(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def touch(pair: list[Piece], s: np.ndarray) -> None:
+        # A quick slap above the heads at the middle of the segment.
+        weight = np.exp(-((s - s[-1] / 2) / (0.3 * s[-1])) ** 4)
+        height = np.full(len(s), animator.high_five_height(states))
+        _right_hands_meet(animator, pair, states, height, weight)
+    return _meet(animator, states, 0.7, 1.4, touch)
+
+
+@motion_of("hug")
+def hug(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def touch(pair: list[Piece], s: np.ndarray) -> None:
+        weight = envelope(len(s), animator.fps, 0.6)
+        for person, partner in ((0, 1), (1, 0)):
+            back = -facing(pair[partner].yaw)
+            chest = 0.62 * states[partner].height
+            for side, lateral in (("left", 1.0), ("right", -1.0)):
+                # Our left hand goes round the partner's right side (their -x).
+                around = (pair[partner].xz + 0.1 * back
+                          - lateral * 0.12 * leftward(pair[partner].yaw))
+                target = np.stack([around[:, 0], np.full(len(s), chest), around[:, 1]], 1)
+                animator.reach(pair[person], side, states[person].height, target, weight)
+        for piece in pair:
+            piece.angles[:, J["head"], 1] += 0.4 * weight
+    return _meet(animator, states, 0.4, 2.6, touch)
+
+
+def _face_to_face(animator: Animator, states: list[PersonState], gap: float, movers: tuple[int, ...],
+                  seconds: float, act: Callable[[list[Piece], np.ndarray, np.ndarray], None]
+                  ) -> list[list[Piece]]:
+    """The movers close in to at most `gap` metres, then both act facing each other;
+    `act(pieces, s, env)` shapes the pieces, with s in seconds and env easing in and out."""
+    a, b = states
+    phases = [animator.approach(states, min(gap, np.hypot(b.x - a.x, b.z - a.z)), movers)]
+    animator.advance(states, phases[-1])
+    pieces = _still_pair(animator, states, animator.frames(seconds))
+    s = np.arange(len(pieces[0].angles)) / animator.fps
+    act(pieces, s, envelope(len(s), animator.fps, 0.4))
+    return phases + [pieces]
+
+
+@motion_of("bow_to_each_other")
+def bow_to_each_other(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        for piece in pieces:
+            piece.angles += animator.bow_angles(len(s))
+    return _face_to_face(animator, states, 1.6, (0, 1), 2.6, act)
+
+
+@motion_of("wave_at_each_other")
+def wave_at_each_other(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        for piece in pieces:
+            oscillation = 0.35 * np.sin(2 * np.pi * 2.2 * s + animator.rng.uniform(0, 1)) * env
+            animator.arm(piece.angles, "right", raise_side=2.5 * env + oscillation, elbow=-0.5 * env)
+    return _face_to_face(animator, states, 2.2, (0, 1), 2.6, act)
+
+
+@motion_of("dance_facing")
+def dance_facing(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        beat = np.sin(2 * np.pi * 1.0 * s)
+        for piece in pieces:
+            piece.xz = piece.xz + 0.18 * (beat * env)[:, None] * leftward(piece.yaw)
+            for side in ("left", "right"):
+                sign = 1 if side == "left" else -1
+                animator.arm(piece.angles, side, raise_side=(1.6 + 0.8 * sign * beat) * env,
+                             elbow=-0.8 * env)
+                bounce = env * (0.5 + 0.5 * np.sin(4 * np.pi * s))
+                piece.angles[:, J[f"{side}_knee"], 0] += 0.35 * bounce
+                piece.angles[:, J[f"{side}_hip"], 0] -= 0.2 * bounce
+            piece.angles[:, J["spine2"], 2] += 0.2 * beat * env
+    return _face_to_face(animator, states, 1.2, (0, 1), 3.5, act)
+
+
+@motion_of("punch_dodge")
+def punch_dodge(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    other = 1 - actor
+
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        hit, react = pieces[actor], pieces[other]
+        n = len(s)
+        for side in ("left", "right"):
+            animator.arm(hit.angles, side, raise_forward=-0.8 * env, across=0.3 * env,
+                         elbow=-2.0 * env)
+        head = np.column_stack([react.xz[:, 0], np.full(n, 0.93 * states[other].height),
+                                react.xz[:, 1]])
+        animator.reach(hit, "right", states[actor].height, head, np.exp(-((s - 0.6) / 0.15) ** 2))
+        dodge = np.exp(-((s - 0.65) / 0.3) ** 2)
+        react.angles[:, J["spine1"], 0] -= 0.35 * dodge
+        react.angles[:, J["spine2"], 2] += 0.45 * dodge
+        react.angles[:, J["spine3"], 2] += 0.3 * dodge
+        react.xz = react.xz - 0.3 * dodge[:, None] * facing(react.yaw)
+    return _face_to_face(animator, states, 0.65, (actor,), 1.8, act)
+
+
+@motion_of("push")
+def push(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    other = 1 - actor
+
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        hit, react = pieces[actor], pieces[other]
+        n = len(s)
+        react.xz = react.xz - 0.9 * smoothstep((s - 0.6) / 0.7)[:, None] * facing(react.yaw)
+        thrust = np.exp(-((s - 0.65) / 0.2) ** 2)
+        wind_up = np.exp(-((s - 0.45) / 0.3) ** 2)
+        chest = np.full(n, 0.72 * states[other].height)
+        for side, lateral in (("left", -1.0), ("right", 1.0)):
+            # Wind up with bent arms, then both palms on the other's chest.
+            animator.arm(hit.angles, side, raise_forward=-0.8 * wind_up, elbow=-1.4 * wind_up)
+            palm = react.xz + lateral * 0.14 * leftward(react.yaw)
+            animator.reach(hit, side, states[actor].height,
+                           np.column_stack([palm[:, 0], chest, palm[:, 1]]), thrust)
+        stumble = np.sin(np.pi * np.clip((s - 0.55) / 0.9, 0, 1))
+        react.angles[:, J["spine1"], 0] -= 0.35 * stumble
+        for side in ("left", "right"):
+            animator.arm(react.angles, side, raise_forward=-1.0 * stumble, raise_side=0.5 * stumble)
+        animator.add_steps(react.angles, n, 0.35, 1.6, backward=True, env=stumble)
+    return _face_to_face(animator, states, 0.65, (actor,), 2.0, act)
+
+
+@motion_of("pull")
+def pull(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    other = 1 - actor
+
+    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+        # The actor walks backward, dragging the other by the wrist.
+        hit, react = pieces[actor], pieces[other]
+        n = len(s)
+        drag = smoothstep((s - 0.5) / (n / animator.fps - 0.7))
+        distance = 1.4
+        hit.xz = hit.xz - distance * drag[:, None] * facing(hit.yaw)
+        react.xz = react.xz + distance * drag[:, None] * facing(react.yaw)
+        for piece in (hit, react):
+            animator.add_steps(piece.angles, n, 0.35, 1.0, backward=piece is hit,
+                               arm_swing=0.0, env=np.sin(np.pi * drag))
+        # A slight lean (the IK assumes an upright torso, so keep it small).
+        hit.angles[:, J["spine1"], 0] -= 0.1 * env
+        react.angles[:, J["spine1"], 0] += 0.1 * env
+        hands = (hit.xz + react.xz) / 2
+        grip = np.column_stack([hands[:, 0], np.full(n, 0.62 * min(st.height for st in states)),
+                                hands[:, 1]])
+        for piece, state in ((hit, states[actor]), (react, states[other])):
+            animator.reach(piece, "right", state.height, grip, env)
+    return _face_to_face(animator, states, 0.5, (actor,), 2.6, act)
+
+
+@motion_of("follow")
+def follow(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    return [animator.pursuit(states, actor, run=False)]
+
+
+@motion_of("chase")
+def chase(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    return [animator.pursuit(states, actor, run=True)]
+
+
+@motion_of("walk_side_by_side")
+def walk_side_by_side(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
+    a, b = states
+    line = yaw_towards(a, np.array([b.x, b.z]))
+    # Walk perpendicular to the line joining them, on the side A already faces.
+    heading = line + (np.pi / 2 if wrap(a.yaw - line) >= 0 else -np.pi / 2)
+    n = animator.frames(animator.rng.uniform(2.5, 3.5))
+    gap = np.hypot(b.x - a.x, b.z - a.z)
+    pieces = [animator.locomote(s, n, 1.1, STEP_RATE["normal"], heading) for s in states]
+    closing = (gap - 0.7) / 2 * smoothstep(np.arange(n) / (0.6 * n))[:, None]
+    unit = np.array([b.x - a.x, b.z - a.z]) / max(gap, 1e-6)
+    pieces[0].xz += closing * unit
+    pieces[1].xz -= closing * unit
+    return [pieces]
 
 def start_states(spec: dict, rng: np.random.Generator) -> list[PersonState]:
     """Floor placement (x, z, yaw) of both persons from the spec's start arrangement."""
@@ -658,6 +801,11 @@ def person_features(pieces: list[Piece], height: float, rng: np.random.Generator
     return sk.pack_person(positions, local)
 
 
+def seat(states: list[PersonState], seated: dict[int, bool]) -> None:
+    for person, state in enumerate(states):
+        state.seated = seated[person]
+
+
 def synthesize(spec: dict, rng: np.random.Generator, fps: int = 20) -> np.ndarray:
     """The (T, 384) float32 motion of a (validated) clip spec."""
     animator = Animator(fps, rng)
@@ -672,33 +820,23 @@ def synthesize(spec: dict, rng: np.random.Generator, fps: int = 20) -> np.ndarra
             tracks[i].append(piece)
         animator.advance(states, pair)
 
-    for seg in spec["segments"]:
+    seated = postures(spec["segments"])
+    for index, seg in enumerate(spec["segments"]):
         action, actor = seg["action"], seg.get("actor", 0)
+        seat(states, seated[index])
         if vocab.kind(action) == vocab.INTERACTION:
-            for state in states:
-                state.seated = False  # interactions need both persons standing
-            phases = animator.interaction(action, actor, states)
+            phases = INTERACTION_MOTIONS[action](animator, actor, states)
             pair = [join_pieces([phase[i] for phase in phases], blend) for i in (0, 1)]
         else:
             actors = (0, 1) if actor == "both" else (actor,)
-            for i in actors:
-                # stand_up starts seated (even as the first segment); any other action standing.
-                states[i].seated = action in vocab.NEEDS_SEATED
-            solo = {i: animator.solo(action, seg, states[i]) for i in actors}
-            n = max(len(piece.angles) for piece, _ in solo.values())
-            pair = []
-            for i in (0, 1):
-                if i in solo:
-                    piece, ends_seated = solo[i]
-                    piece = pad_piece(piece, n)
-                    states[i].seated = ends_seated
-                else:
-                    piece = animator.hold(states[i], n)
-                pair.append(piece)
+            solo = {i: SOLO_MOTIONS[action](animator, seg, states[i]) for i in actors}
+            n = max(len(piece.angles) for piece in solo.values())
+            pair = [pad_piece(solo[i], n) if i in solo else animator.hold(states[i], n) for i in (0, 1)]
         if "duration" in seg:
             pair = [resample_piece(p, int(round(seg["duration"] * fps))) for p in pair]
         append(pair)
 
+    seat(states, seated[-1])
     total = sum(len(p.angles) for p in tracks[0])
     if total < MIN_CLIP_S * fps:
         append([animator.hold(state, int(MIN_CLIP_S * fps) - total + 1) for state in states])

@@ -158,15 +158,42 @@ def _validate_segment(segment, where: str) -> dict:
     return normalised
 
 
+def involved_persons(segment: dict) -> tuple[int, ...]:
+    """The persons a segment moves: both for an interaction, else its actor(s)."""
+    if vocab.kind(segment["action"]) == vocab.INTERACTION:
+        return (0, 1)
+    return _persons_of(segment["actor"])
+
+
+def initial_posture(first_segment: dict) -> dict[int, bool]:
+    """Who is seated at the start: a clip opening with stand_up starts with its actor(s) seated."""
+    seated = set(_persons_of(first_segment["actor"])) if first_segment["action"] in vocab.NEEDS_SEATED \
+        else set()
+    return {person: person in seated for person in (0, 1)}
+
+
+def posture_after(seated: dict[int, bool], segment: dict) -> dict[int, bool]:
+    """Who is seated after the segment: its persons end seated exactly when it is a sit_down."""
+    after = dict(seated)
+    for person in involved_persons(segment):
+        after[person] = segment["action"] in vocab.ENDS_SEATED
+    return after
+
+
+def postures(segments: list[dict]) -> list[dict[int, bool]]:
+    """Who is seated before each segment, and (last) at the end: len(segments) + 1 entries."""
+    states = [initial_posture(segments[0])]
+    for segment in segments:
+        states.append(posture_after(states[-1], segment))
+    return states
+
+
 def _check_postures(segments: list[dict]) -> None:
     """Apply the posture rules of the module docstring; raise on the first violation."""
-    first = segments[0]
-    starts_seated = set(_persons_of(first["actor"])) if first["action"] in vocab.NEEDS_SEATED else set()
-    seated = {person: person in starts_seated for person in (0, 1)}
-    for index, segment in enumerate(segments):
+    for index, (segment, seated) in enumerate(zip(segments, postures(segments))):
         action = segment["action"]
         where = f"segments[{index}] ({action})"
-        involved = (0, 1) if vocab.kind(action) == vocab.INTERACTION else _persons_of(segment["actor"])
+        involved = involved_persons(segment)
         if action in vocab.NEEDS_SEATED:
             standing = [p for p in involved if not seated[p]]
             if standing:
@@ -179,11 +206,6 @@ def _check_postures(segments: list[dict]) -> None:
                                  f"person can only stand_up"
                                  + ("; an interaction needs both persons standing"
                                     if vocab.kind(action) == vocab.INTERACTION else ""))
-        for person in involved:
-            if action in vocab.ENDS_SEATED:
-                seated[person] = True
-            elif action in vocab.NEEDS_SEATED:
-                seated[person] = False
 
 
 def validate_spec(spec) -> dict:
@@ -282,10 +304,7 @@ def sample_spec(rng: np.random.Generator) -> dict:
         segments.append({"action": "stand_up", "actor": actor})
     while len(segments) < n_segments:
         segment = _sample_segment(seated, rng)
-        involved = (0, 1) if vocab.kind(segment["action"]) == vocab.INTERACTION \
-            else _persons_of(segment["actor"])
-        for person in involved:
-            seated[person] = segment["action"] in vocab.ENDS_SEATED
+        seated = posture_after(seated, segment)
         segments.append(segment)
     heights = rng.uniform(*HEIGHT_RANGE, size=2)
     return {"persons": [{"height": round(float(h), 2)} for h in heights],
