@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import yaml
+from textmotion.params import read_params
 
 PARAMS_FILE = "params.yaml"
 _UMASK = os.umask(0)
@@ -21,9 +21,9 @@ os.umask(_UMASK)
 
 
 def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict:
-    """Return one section of params.yaml (each stage reads only its own)."""
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)[section]
+    """One section of params.yaml as a plain dict, after checking the whole file against the
+    schema (textmotion.params): a bad file is a one-line DataError before any output is touched."""
+    return read_params(path).section(section, path)
 
 
 @contextmanager
