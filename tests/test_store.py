@@ -93,3 +93,41 @@ def test_norm_stats_load_refuses_bad_files(tmp_path):
     np.savez(tmp_path / "other.npz", something=np.zeros(3))
     with pytest.raises(DataError, match="not normalisation statistics"):
         NormStats.load(tmp_path / "other.npz")
+
+
+def test_frames_file_is_a_plain_npy_of_all_frames(tmp_path):
+    """Written clip by clip, byte-identical to np.save of the concatenated frames."""
+    ids, motions, captions = clips()
+    motions[1] = motions[1].astype(np.float64)  # converted on the way
+    MotionStore.write(tmp_path / "s", ids, motions, captions)
+    np.save(tmp_path / "all.npy", np.concatenate(motions).astype(np.float32))
+    assert (tmp_path / "s" / "frames.npy").read_bytes() == (tmp_path / "all.npy").read_bytes()
+    with pytest.raises(ValueError, match="clip c2: shape"):
+        MotionStore.write(tmp_path / "t", ids, motions[:2] + [motions[2][:, :10]] + motions[3:], captions)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("frames.npy", b"\x93NUMPY garbage" * 10, "not a readable .npy array"),
+    ("frames.npy", bytes(range(256)) * 4, r"frames.npy: not a .npy array \(no NumPy header\)"),
+    ("offsets.npy", bytes(range(256)), r"offsets.npy: not a .npy array \(no NumPy header\)"),
+    ("captions.json", b"{", "unreadable motion store"),
+    ("captions.json", b"{}", "captions.json: expected a JSON list"),
+], ids=["bad header", "random frames", "random offsets", "invalid json", "json not a list"])
+def test_damaged_store_is_one_clear_error(tmp_path, name, content, message):
+    ids, motions, captions = clips()
+    MotionStore.write(tmp_path / "s", ids, motions, captions)
+    (tmp_path / "s" / name).write_bytes(content)
+    with pytest.raises(DataError, match=message) as raised:
+        MotionStore.open(tmp_path / "s")
+    assert "pickle" not in str(raised.value)  # never NumPy's advice to load pickled data
+    (tmp_path / "s" / name).unlink()
+    with pytest.raises(DataError, match=f"{name}: missing: not a motion store"):
+        MotionStore.open(tmp_path / "s")
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, b"PK\x03\x04" + bytes(100)], ids=["random", "truncated zip"])
+def test_damaged_norm_stats_are_one_clear_error(tmp_path, content):
+    (tmp_path / "stats.npz").write_bytes(content)
+    with pytest.raises(DataError, match="not a readable .npz archive") as raised:
+        NormStats.load(tmp_path / "stats.npz")
+    assert "pickle" not in str(raised.value)

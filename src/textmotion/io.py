@@ -1,18 +1,26 @@
-"""Atomic writes and params loading, shared by every stage.
+"""Outputs, .npy reading and params loading, shared by every stage.
 
-Outputs appear whole or not at all: each is written beside its final path under a
-temporary name, then renamed into place.
+Outputs appear whole or not at all: each is written beside its final path under a temporary
+name (`.<name>.<random>.tmp`), then renamed into place; what a killed run left beside a target
+is cleaned up (or, for a swap cut short, put back) by the next write of that target. An
+output path that exists with the wrong kind (a file where a folder goes, or the reverse) is an
+error, never replaced. An OSError while writing (no space, read-only, file too large) names the
+final path, not the temporary one; `errors.run_cli` turns it into one line.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
+import numpy as np
+
+from textmotion.errors import DataError
 from textmotion.params import read_params
 
 PARAMS_FILE = "params.yaml"
@@ -26,44 +34,125 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict:
     return read_params(path).section(section, path)
 
 
+# --- outputs --------------------------------------------------------------------------------
+
+def check_writable(*files: str | Path, folders: Iterable[str | Path] = ()) -> None:
+    """Before heavy work: DataError naming the first output that could not be written.
+
+    Refused: a path that exists with the wrong kind, a parent that is a file, and a folder in
+    which no file can be created (read-only file system, no permission, no free inode). Each
+    check creates and removes one empty file in the nearest existing folder; nothing is left.
+    """
+    for path, folder in [(Path(f), False) for f in files] + [(Path(d), True) for d in folders]:
+        _check_kind(path, folder)
+        parent = _existing_parent(path)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as err:
+            raise DataError(path, f"cannot be written: {parent}: {err.strerror}") from None
+
+
+def _check_kind(path: Path, folder: bool) -> None:
+    if folder and (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise DataError(path, "exists and is not a folder; move it away (an output folder goes here)")
+    if not folder and path.is_dir():
+        raise DataError(path, "is a folder; an output file goes here")
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest existing ancestor of `path`; DataError if it is not a folder."""
+    parent = path.absolute().parent
+    while not (parent.exists() or parent.is_symlink()):
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(path, f"cannot be created: {parent} is a file, not a folder")
+    return parent
+
+
+def _make_parent(path: Path) -> None:
+    _existing_parent(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _remove_temporaries(path: Path) -> None:
+    """Remove what killed writes of `path` left beside it (tempfile's 8 random characters)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    for entry in path.parent.iterdir():
+        if pattern.fullmatch(entry.name):
+            _remove(entry)
+
+
+def _finish_interrupted_swap(path: Path) -> None:
+    """A folder swap killed between its two renames left the previous folder as `.<name>.old`:
+    put it back when `path` is missing, else remove it."""
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and not path.exists():
+        old.rename(path)
+    elif old.exists() or old.is_symlink():
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _named(err: OSError, tmp: Path, target: Path) -> OSError:
+    """`err` naming the path the user asked for instead of the temporary one (or of none)."""
+    if err.filename is None:
+        return type(err)(err.errno, err.strerror, str(target))
+    try:
+        inside = Path(os.path.abspath(err.filename)).relative_to(os.path.abspath(tmp))
+    except ValueError:  # about another path (an input, say): as it is
+        return err
+    return type(err)(err.errno, err.strerror, str(target / inside))
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary file path in the target's folder; rename it onto `path` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_kind(path, folder=False)
+    _make_parent(path)
+    _remove_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
+    except OSError as err:
+        raise _named(err, Path(tmp), path) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
 @contextmanager
-def atomic_dir(path: str | Path, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; on success it replaces `path` whole.
-
-    With overwrite=False an existing `path` is an error rather than being replaced.
-    """
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; on success it replaces the folder `path` whole."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; refusing to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_kind(path, folder=True)
+    _make_parent(path)
+    _finish_interrupted_swap(path)
+    _remove_temporaries(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
             path.rename(old)
             tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old)
         else:
             tmp.rename(path)
+    except OSError as err:
+        raise _named(err, tmp, path) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -73,3 +162,24 @@ def write_json(path: str | Path, obj: object) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def read_npy(path: str | Path, mmap_mode: str | None = None) -> np.ndarray:
+    """The array of a .npy file, never unpickling; DataError naming `path` when it is not one."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except ValueError as err:
+        if "object arrays" in str(err).lower():
+            raise DataError(path, "holds pickled Python objects; only plain numeric .npy arrays "
+                                  "are accepted") from None
+        if "pickled" in str(err):  # NumPy's words for a file without a .npy header
+            raise DataError(path, "not a .npy array (no NumPy header)") from None
+        raise DataError(path, f"not a readable .npy array ({err})") from None
+    except EOFError:
+        raise DataError(path, "not a readable .npy array (truncated)") from None
+    except OSError as err:
+        raise DataError(path, f"cannot read: {err.strerror or err}") from None

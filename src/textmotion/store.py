@@ -14,6 +14,7 @@ and the same clip's file always give the same model input.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path
+from textmotion.io import atomic_path, read_npy
 from textmotion.skeleton import MOTION_DIM
 
 FRAMES, OFFSETS, IDS, CAPTIONS = "frames.npy", "offsets.npy", "ids.txt", "captions.json"
@@ -29,6 +30,7 @@ FRAMES, OFFSETS, IDS, CAPTIONS = "frames.npy", "offsets.npy", "ids.txt", "captio
 # e.g. a joint that never rotates, or only by noise) are divided by the floor instead, so
 # they stay near 0 rather than blowing noise up to unit variance.
 STD_FLOOR_RELATIVE = 1e-2
+FRAME_DTYPE = np.dtype("<f4")
 
 
 def prepare_motion(motion: np.ndarray, downsample: int = 1) -> np.ndarray:
@@ -59,22 +61,25 @@ class MotionStore:
     @staticmethod
     def write(directory: str | Path, ids: Sequence[str], motions: Sequence[np.ndarray],
               captions: Sequence[Sequence[str]]) -> None:
-        """Pack the clips into `directory` (created; the caller makes it atomic)."""
+        """Pack the clips into `directory` (created; the caller makes it atomic).
+
+        frames.npy is written clip by clip with ordinary writes (no second copy of all frames in
+        memory, and no memory map, whose writes die by SIGBUS when the disk fills up).
+        """
         ids, captions = list(ids), [list(c) for c in captions]
         if not len(ids) == len(motions) == len(captions):
             raise ValueError(f"{len(ids)} ids, {len(motions)} motions, {len(captions)} caption lists")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         offsets = np.concatenate([[0], np.cumsum([len(m) for m in motions])]).astype(np.int64)
-        if offsets[-1] == 0:
-            np.save(directory / FRAMES, np.zeros((0, MOTION_DIM), dtype=np.float32))
-        else:  # filled clip by clip: no second copy of all frames in memory
-            frames = np.lib.format.open_memmap(directory / FRAMES, mode="w+", dtype=np.float32,
-                                               shape=(int(offsets[-1]), MOTION_DIM))
-            for motion, start, end in zip(motions, offsets[:-1], offsets[1:]):
-                frames[start:end] = motion
-            frames.flush()
-            del frames
+        with open(directory / FRAMES, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(FRAME_DTYPE),
+                                                     "fortran_order": False,
+                                                     "shape": (int(offsets[-1]), MOTION_DIM)})
+            for clip_id, motion in zip(ids, motions):
+                if motion.ndim != 2 or motion.shape[1] != MOTION_DIM:
+                    raise ValueError(f"clip {clip_id}: shape {motion.shape}, expected (T, {MOTION_DIM})")
+                f.write(np.ascontiguousarray(motion, dtype=FRAME_DTYPE).data)
         np.save(directory / OFFSETS, offsets)
         (directory / IDS).write_text("".join(f"{clip_id}\n" for clip_id in ids), encoding="utf-8")
         (directory / CAPTIONS).write_text(json.dumps(captions, ensure_ascii=False) + "\n",
@@ -83,18 +88,22 @@ class MotionStore:
     @classmethod
     def open(cls, directory: str | Path) -> "MotionStore":
         directory = Path(directory)
+        for name in (FRAMES, OFFSETS, IDS, CAPTIONS):
+            if not (directory / name).is_file():
+                raise DataError(directory / name, "missing: not a motion store (made by the preprocess stage)")
+        offsets = read_npy(directory / OFFSETS)
+        if offsets.ndim != 1 or len(offsets) == 0 or offsets.dtype.kind not in "iu":
+            raise DataError(directory / OFFSETS, f"expected a 1-D integer array, got {offsets.dtype} "
+                                                 f"of shape {offsets.shape}")
+        frames = read_npy(directory / FRAMES, mmap_mode="r" if offsets[-1] > 0 else None)
         try:
-            offsets = np.load(directory / OFFSETS, allow_pickle=False)
-            frames = (np.load(directory / FRAMES, mmap_mode="r", allow_pickle=False)
-                      if offsets[-1] > 0 else np.load(directory / FRAMES, allow_pickle=False))
             ids = (directory / IDS).read_text(encoding="utf-8").splitlines()
             captions = json.loads((directory / CAPTIONS).read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise DataError(err.filename or directory, "missing: not a motion store "
-                                                       "(made by the preprocess stage)") from None
-        except (OSError, ValueError, IndexError) as err:
+        except (OSError, ValueError) as err:
             raise DataError(directory, f"unreadable motion store ({err})") from None
-        consistent = (frames.ndim == 2 and frames.shape[1] == MOTION_DIM and offsets.ndim == 1
+        if not isinstance(captions, list):
+            raise DataError(directory / CAPTIONS, "expected a JSON list of caption lists")
+        consistent = (frames.ndim == 2 and frames.shape[1] == MOTION_DIM
                       and len(offsets) == len(ids) + 1 == len(captions) + 1 and offsets[0] == 0
                       and offsets[-1] == len(frames) and bool(np.all(np.diff(offsets) >= 0)))
         if not consistent:
@@ -136,8 +145,12 @@ class NormStats:
                 mean, std = data["mean"], data["std"]
         except FileNotFoundError:
             raise DataError(path, "file not found (made by the preprocess stage)") from None
-        except (OSError, ValueError, KeyError) as err:
-            raise DataError(path, f"not normalisation statistics ({err})") from None
+        except (ValueError, EOFError, zipfile.BadZipFile):  # NumPy's ValueError advises unpickling
+            raise DataError(path, "not a readable .npz archive of normalisation statistics") from None
+        except KeyError as err:
+            raise DataError(path, f"not normalisation statistics (no array {err})") from None
+        except OSError as err:
+            raise DataError(path, f"cannot read: {err.strerror or err}") from None
         if mean.shape != (MOTION_DIM,) or std.shape != (MOTION_DIM,) or not np.all(std > 0):
             raise DataError(path, f"expected mean and positive std of shape ({MOTION_DIM},)")
         return cls(mean.astype(np.float32), std.astype(np.float32))
