@@ -1,44 +1,122 @@
-"""Rank each query's candidates by cosine similarity: the one ranking evaluate and predict share.
+"""Text → motion retrieval: the `Retriever` that search, serve, predict and evaluate all rank with.
 
-Each query's text is encoded once (all texts in one call) and the candidates of all queries
-are gathered and encoded in large chunks, so there is no forward pass per candidate and at
-most `chunk_size` raw motions are held in memory at a time.
+A Retriever wraps a loaded model folder. Texts are encoded in one call, motions in chunks of
+`chunk_size` (never one forward pass per motion, never more than `chunk_size` raw motions in
+memory), and ranking is `rank_by_cosine`: cosine similarity of L2-normalised embeddings, most
+similar first, ties kept in input order. The module functions below are the same operations
+for callers that hold a bare model.
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from textmotion.layout import QueryBatch, load_motion
 from textmotion.metrics import K_MAX
 
+if TYPE_CHECKING:
+    from textmotion.gallery import Gallery
 
-def encode_motion_files(model, paths: Sequence[str | Path], chunk_size: int = 256) -> np.ndarray:
-    """Embeddings (N, D) of the motion files, loaded and encoded `chunk_size` at a time."""
-    return encode_in_chunks(model, len(paths), lambda i: load_motion(paths[i]), chunk_size)
 
+def rank_by_cosine(query: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, scores): candidate indices, most similar to `query` first (stable), and every
+    candidate's cosine. Embeddings are L2-normalised, so the dot product is the cosine."""
+    scores = candidates @ query
+    return np.argsort(-scores, kind="stable"), scores
+
+
+def model_fingerprint(model_dir: str | Path) -> str:
+    """sha256 of every file in the model folder (names and bytes): what the model computes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(model_dir).iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int       # 1 = most similar
+    index: int      # position in the gallery
+    clip_id: str
+    score: float    # cosine similarity
+
+
+class Retriever:
+    """A model folder's encoders and the one ranking of motions for a text."""
+
+    def __init__(self, model, model_dir: str | Path | None = None):
+        self.model = model
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        # what the model folder holds, hashed once: the model half of gallery cache keys
+        self.fingerprint = model_fingerprint(model_dir) if model_dir is not None else None
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str | None = None) -> "Retriever":
+        """The model of a folder written by `model_io.save_model` (CUDA if any, else the CPU)."""
+        from textmotion.model_io import load_model
+        return cls(load_model(model_dir, device), model_dir)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, D) L2-normalised text embeddings."""
+        return self.model.encode_texts(list(texts))
+
+    def encode_motions(self, n: int, motion: Callable[[int], np.ndarray],
+                       chunk_size: int = 256) -> np.ndarray:
+        """(n, D) embeddings of motion(0..n-1), `chunk_size` raw motions loaded at a time."""
+        chunks = [self.model.encode_motions([motion(i) for i in range(start, min(start + chunk_size, n))])
+                  for start in range(0, n, chunk_size)]
+        return np.concatenate(chunks) if chunks else self.model.encode_motions([])
+
+    def encode_motion_files(self, paths: Sequence[str | Path], chunk_size: int = 256) -> np.ndarray:
+        """(N, D) embeddings of the motion files, validated by `load_motion` as they are read."""
+        return self.encode_motions(len(paths), lambda i: load_motion(paths[i]), chunk_size)
+
+    def score_candidates(self, batches: Sequence[QueryBatch],
+                         chunk_size: int = 256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Query id → (order, scores) of its candidates (see `rank_by_cosine`); every query's
+        text is encoded in one call and all candidates are encoded together, in chunks."""
+        texts = self.encode_texts([batch.text for batch in batches])
+        paths = [path for batch in batches for path in batch.motion_paths]
+        motions = self.encode_motion_files(paths, chunk_size)
+        splits = np.cumsum([len(batch.motion_paths) for batch in batches])[:-1]
+        return {batch.query_id: rank_by_cosine(text, candidates)
+                for batch, text, candidates in zip(batches, texts, np.split(motions, splits), strict=True)}
+
+    def rank_candidates(self, batches: Sequence[QueryBatch], chunk_size: int = 256) -> dict[str, np.ndarray]:
+        """Query id → every candidate number (1-based), most similar to the query's text first."""
+        return {query_id: order + 1
+                for query_id, (order, _) in self.score_candidates(batches, chunk_size).items()}
+
+    def search(self, query: str, gallery: "Gallery", embeddings: np.ndarray, k: int) -> list[Hit]:
+        """The k gallery clips most similar to `query` (`embeddings`: the gallery's, in its order)."""
+        order, scores = rank_by_cosine(self.encode_texts([query])[0], embeddings)
+        return [Hit(rank, int(index), gallery.ids[index], float(scores[index]))
+                for rank, index in enumerate(order[:k], start=1)]
+
+
+# --- the same operations for callers holding a bare model (predict, evaluate) ----------------
 
 def encode_in_chunks(model, n: int, motion: Callable[[int], np.ndarray],
                      chunk_size: int = 256) -> np.ndarray:
     """Embeddings (n, D) of motion(0..n-1), encoded `chunk_size` motions per call."""
-    chunks = [model.encode_motions([motion(i) for i in range(start, min(start + chunk_size, n))])
-              for start in range(0, n, chunk_size)]
-    return np.concatenate(chunks)
+    return Retriever(model).encode_motions(n, motion, chunk_size)
+
+
+def encode_motion_files(model, paths: Sequence[str | Path], chunk_size: int = 256) -> np.ndarray:
+    """Embeddings (N, D) of the motion files, loaded and encoded `chunk_size` at a time."""
+    return Retriever(model).encode_motion_files(paths, chunk_size)
 
 
 def rank_candidates(model, batches: Sequence[QueryBatch], chunk_size: int = 256) -> dict[str, np.ndarray]:
     """Query id → every candidate number (1-based), most similar to the query's text first."""
-    text_embeddings = model.encode_texts([batch.text for batch in batches])
-    paths = [path for batch in batches for path in batch.motion_paths]
-    motion_embeddings = encode_motion_files(model, paths, chunk_size)
-    splits = np.cumsum([len(batch.motion_paths) for batch in batches])[:-1]
-    rankings = {}
-    for batch, text, candidates in zip(batches, text_embeddings,
-                                       np.split(motion_embeddings, splits), strict=True):
-        rankings[batch.query_id] = np.argsort(-(candidates @ text), kind="stable") + 1
-    return rankings
+    return Retriever(model).rank_candidates(batches, chunk_size)
 
 
 def top_k(rankings: dict[str, np.ndarray], k: int = K_MAX) -> dict[str, list[int]]:

@@ -1,0 +1,183 @@
+"""Galleries: the motion collections a text is searched against, and their cached embeddings.
+
+A gallery is a folder in the challenge layout (read by `layout.read_dataset`: motions/,
+texts/, optional train.txt and dataset.json) or a packed store written by the preprocess
+stage. The default of search and serve is the pipeline's held-out data: the val store
+`evaluate.val_store` of params.yaml (data/prepared/val), searched with `evaluate.model_dir`.
+
+Embedding cache: encoding every clip is the slow part of a search, so a gallery's embeddings,
+ids, captions and fps are kept in `<cache dir>/<sha of the gallery and model paths>.npz` and
+reused while its key still matches. The key is a sha256 of
+- every file of the model folder, names and bytes (`retrieval.model_fingerprint`);
+- the name, size and modification time (ns) of every file the gallery is read from: each
+  file in motions/ and texts/ plus train.txt and dataset.json, or the store's four files;
+- `CACHE_VERSION`, raised whenever the encoding code changes what an embedding is.
+The clips' bytes are not read (that costs as much as encoding them): a file rewritten with the
+same size and modification time would go unnoticed, as would a change of the encoding code
+without a new CACHE_VERSION. A mismatch re-encodes the whole gallery and replaces the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from textmotion.errors import DataError
+from textmotion.io import PARAMS_FILE, atomic_path, load_params
+from textmotion.layout import DATASET_INFO, TRAIN_LIST, load_motion, motion_path, read_dataset
+from textmotion.retrieval import Retriever
+from textmotion.store import CAPTIONS, FRAMES, IDS, OFFSETS, MotionStore
+
+CACHE_VERSION = 1
+DEFAULT_FPS = 20.0  # when the gallery does not say (the challenge's rate)
+LAYOUT_FOLDERS = ("motions", "texts")
+STORE_FILES = (FRAMES, OFFSETS, IDS, CAPTIONS)
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/textmotion/embeddings (~/.cache/textmotion/embeddings by default)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textmotion" / "embeddings"
+
+
+def is_store(path: Path) -> bool:
+    return (path / OFFSETS).is_file()
+
+
+@dataclass
+class Gallery:
+    """A validated gallery: clip ids, their captions, and their motions on demand."""
+    root: Path
+    ids: list[str]
+    captions: list[list[str]]
+    fps: float
+    _store: MotionStore | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def motion(self, index: int) -> np.ndarray:
+        """The raw (T, 384) motion of clip `index`."""
+        if self._store is not None:
+            return np.asarray(self._store.motion(index), dtype=np.float32)
+        return load_motion(motion_path(self.root, self.ids[index]))
+
+
+def _store_fps(store_dir: Path) -> float:
+    """The raw data's frame rate from preprocess's report beside a store, when there is one."""
+    from textmotion.prepared import REPORT, read_report
+    if not (store_dir.parent / REPORT).is_file():
+        return DEFAULT_FPS
+    return float(read_report(store_dir.parent).get("fps") or DEFAULT_FPS)
+
+
+def read_gallery(path: str | Path) -> Gallery:
+    """Read and validate a gallery (challenge layout or store): every clip is checked."""
+    root = Path(path)
+    if is_store(root):
+        store = MotionStore.open(root)
+        if len(store) == 0:
+            raise DataError(root, "empty motion store: nothing to search")
+        return Gallery(root, store.ids, store.captions, _store_fps(root), store)
+    dataset = read_dataset(root)
+    return Gallery(root, dataset.ids, [dataset.captions(i) for i in dataset.ids],
+                   float(dataset.fps or DEFAULT_FPS))
+
+
+def gallery_files(path: str | Path) -> list[Path]:
+    """Every file the gallery is read from (checks that the folder is a gallery at all)."""
+    root = Path(path)
+    if is_store(root):
+        return [root / name for name in STORE_FILES]
+    if not all((root / folder).is_dir() for folder in LAYOUT_FOLDERS):
+        raise DataError(root, "not a gallery: expected the challenge layout (motions/<id>.npy, "
+                              "texts/<id>.txt) or a motion store made by the preprocess stage")
+    files = [root / name for name in (TRAIN_LIST, DATASET_INFO) if (root / name).exists()]
+    for folder in LAYOUT_FOLDERS:
+        with os.scandir(root / folder) as entries:
+            files += [Path(entry.path) for entry in entries]
+    return files
+
+
+def gallery_signature(path: str | Path) -> str:
+    """sha256 of the name, size and modification time of every file the gallery is read from."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(gallery_files(root)):
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            raise DataError(file, "file not found (a store needs frames.npy, offsets.npy, "
+                                  "ids.txt and captions.json)") from None
+        digest.update(f"{file.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class IndexedGallery:
+    """A gallery with the embeddings of its clips (row i is clip i) under one model."""
+    gallery: Gallery
+    embeddings: np.ndarray
+    from_cache: bool
+
+
+class EmbeddingCache:
+    """Gallery embeddings on disk, one file per (gallery folder, model folder) pair."""
+
+    def __init__(self, directory: str | Path | None = None):
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+
+    def file_for(self, gallery_path: Path, model_dir: Path) -> Path:
+        name = hashlib.sha256(f"{gallery_path.resolve()}\0{model_dir.resolve()}".encode()).hexdigest()[:32]
+        return self.directory / f"{name}.npz"
+
+    def index(self, gallery_path: str | Path, retriever: Retriever, chunk_size: int = 256) -> IndexedGallery:
+        """The gallery and its embeddings under the retriever's model (loaded from a folder):
+        from the cache when its key matches, else read, validated, encoded and cached."""
+        if retriever.model_dir is None:
+            raise ValueError("the embedding cache needs a Retriever loaded from a model folder")
+        gallery_path = Path(gallery_path)
+        key = hashlib.sha256(f"{CACHE_VERSION}\0{retriever.fingerprint}\0"
+                             f"{gallery_signature(gallery_path)}".encode()).hexdigest()
+        file = self.file_for(gallery_path, retriever.model_dir)
+        cached = self._load(file, key, gallery_path)
+        if cached is not None:
+            return cached
+        gallery = read_gallery(gallery_path)
+        embeddings = retriever.encode_motions(len(gallery), gallery.motion, chunk_size)
+        self._save(file, key, gallery, embeddings)
+        return IndexedGallery(gallery, embeddings, from_cache=False)
+
+    @staticmethod
+    def _load(file: Path, key: str, gallery_path: Path) -> IndexedGallery | None:
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                if str(data["key"]) != key:
+                    return None
+                ids, fps = data["ids"].tolist(), float(data["fps"])
+                captions, embeddings = json.loads(str(data["captions"])), data["embeddings"]
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):  # absent or unreadable: rebuild
+            return None
+        store = MotionStore.open(gallery_path) if is_store(gallery_path) else None
+        return IndexedGallery(Gallery(gallery_path, ids, captions, fps, store), embeddings, from_cache=True)
+
+    @staticmethod
+    def _save(file: Path, key: str, gallery: Gallery, embeddings: np.ndarray) -> None:
+        with atomic_path(file) as tmp, open(tmp, "wb") as f:
+            np.savez(f, key=np.array(key), ids=np.array(gallery.ids, dtype=str), fps=np.array(gallery.fps),
+                     captions=np.array(json.dumps(gallery.captions, ensure_ascii=False)),
+                     embeddings=embeddings.astype(np.float32))
+
+
+def pipeline_defaults(params: str | Path = PARAMS_FILE) -> tuple[Path, Path]:
+    """(gallery, model folder) of the current pipeline: evaluate's val store and model."""
+    try:
+        section = load_params("evaluate", params)
+        return Path(section["val_store"]), Path(section["model_dir"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
+        raise DataError(params, f"no evaluate.val_store / evaluate.model_dir to default to ({err}); "
+                                "pass --gallery and --model") from None

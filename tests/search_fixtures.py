@@ -1,0 +1,69 @@
+"""Shared by the search, serve and browser tests: a small gallery of distinct two-person
+motions (synthesised from specs) and a tiny model trained on it for a few seconds."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from textmotion.layout import write_clip
+from textmotion.sources.synthetic.motion import synthesize
+from textmotion.sources.synthetic.spec import validate_spec
+from textmotion.store import MotionStore, NormStats
+
+# One caption per kind of clip; a clip's known caption retrieves it.
+KINDS = {
+    "two people shake hands": [{"action": "shake_hands", "actor": 0, "duration": 2.0}],
+    "one person jumps while the other stands still": [{"action": "jump", "actor": 0, "count": 2,
+                                                       "duration": 2.0}],
+    "two people hug": [{"action": "hug", "actor": 0, "duration": 2.0}],
+    "one person sits down": [{"action": "sit_down", "actor": 1, "duration": 2.0}],
+}
+CLIPS_PER_KIND = 3
+TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": True, "embed_dim": 32,
+              "d_model": 32, "n_layers": 1, "n_heads": 2, "ff_dim": 64, "dropout": 0.0,
+              "patch_size": 4, "max_frames": 48, "padding_mask": True}
+
+
+def clip_id(kind: int, copy: int) -> str:
+    return f"clip{kind}_{copy}"
+
+
+def gallery_clips() -> list[tuple[str, np.ndarray, str]]:
+    """(id, motion, caption) of every clip: CLIPS_PER_KIND seeded variants of each kind."""
+    clips = []
+    for kind, (caption, segments) in enumerate(KINDS.items()):
+        for copy in range(CLIPS_PER_KIND):
+            rng = np.random.default_rng(100 * kind + copy)
+            spec = validate_spec({"start": {"distance": 1.5 + 0.3 * copy, "arrangement": "facing"}, "segments": segments})
+            clips.append((clip_id(kind, copy), synthesize(spec, rng, fps=20), caption))
+    return clips
+
+
+def write_gallery(root: Path) -> Path:
+    """The clips in the challenge layout (y-up, 20 fps)."""
+    for clip, motion, caption in gallery_clips():
+        write_clip(root, clip, motion, [caption])
+    (root / "dataset.json").write_text(json.dumps({"fps": 20, "up_axis": "y", "source": "test"}))
+    return root
+
+
+def train_tiny_model(root: Path, epochs: int = 30) -> Path:
+    """A tiny model trained on the gallery's clips (frozen MiniLM, one small motion layer)."""
+    from textmotion.training import train
+    data = root / "prepared"
+    clips = gallery_clips()
+    for split in ("train", "val"):
+        MotionStore.write(data / split, [c[0] for c in clips], [c[1] for c in clips], [[c[2]] for c in clips])
+    NormStats.fit(MotionStore.open(data / "train")).save(data / "stats.npz")
+    (data / "report.json").write_text(json.dumps({"raw_root": str(root), "downsample": 1, "fps": 20}))
+    params = {"seed": 0, "train_store": str(data / "train"), "val_store": str(data / "val"),
+              "stats": str(data / "stats.npz"), "report": str(data / "report.json"),
+              "model_dir": str(root / "models"), "live_dir": str(root / "dvclive"),
+              "checkpoint_dir": str(root / "checkpoints"), "epochs": epochs, "batch_size": 4, "lr": 3e-3,
+              "text_lr_scale": 0.1, "weight_decay": 0.0, "warmup_steps": 0, "grad_clip": 1.0,
+              "temperature": 0.1, "learnable_temperature": False, "random_crop": False,
+              "swap_probability": 0.0, "threads": 1, "device": "cpu"}
+    train(TINY_MODEL, params)
+    return root / "models"
