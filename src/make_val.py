@@ -5,6 +5,8 @@ store, and report.json for the raw root); writes `out`/
   <i>/text.txt, motion_1..N.npy   one caption, N candidates (hard links to the raw files)
   gt.csv                          query_id,correct
   groups.csv                      query_id,candidate,clip_id: which clip each candidate is
+  wordings.csv                    where the source describes its clips in other wordings too
+                                  (wordings.json): each query asked again in each of them
   report.json                     group sizes, hard negatives, what was left out and why
 
 Each val caption is a query at most once. Candidates that mean the same as the query are
@@ -23,7 +25,9 @@ import pandas as pd
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import build_query_groups
 from textmotion.io import atomic_dir, atomic_path, load_params, write_json
-from textmotion.layout import motion_path, read_metadata, write_gt, write_query_batches
+from textmotion.groups import QueryGroup
+from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_gt, write_query_batches,
+                               write_query_wordings)
 from textmotion.prepared import read_report
 from textmotion.store import MotionStore
 from textmotion.text_encoders import sentence_embeddings
@@ -39,6 +43,20 @@ def near_duplicate_clips(ids: list[str], captions: list[list[str]], threshold: f
         others = {flat[col][0] for col in np.flatnonzero(similar[row]) if flat[col][0] != clip}
         duplicates.setdefault(caption, set()).update(others)
     return duplicates
+
+
+def reword_groups(groups: list[QueryGroup], captions: dict[str, list[str]],
+                  wordings: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, str]]:
+    """Each group's query in each wording: the query clip's caption in that wording with the
+    same index as the query caption (cycling when the wording has fewer)."""
+    out = {}
+    for name, worded in wordings.items():
+        out[name] = {}
+        for group in groups:
+            index = captions[group.query_clip].index(group.caption)
+            alternatives = worded[group.query_clip]
+            out[name][group.query_id] = alternatives[index % len(alternatives)]
+    return out
 
 
 def main() -> None:
@@ -66,6 +84,9 @@ def main() -> None:
     with atomic_dir(cfg["out"]) as out:
         write_query_batches(out, groups, paths)
         write_gt(out / "gt.csv", groups)
+        wordings = read_clip_wordings(raw_root, store.ids)
+        if wordings:
+            write_query_wordings(out, reword_groups(groups, dict(zip(store.ids, store.captions)), wordings))
         rows = [(g.query_id, number, clip) for g in groups for number, clip in enumerate(g.candidates, 1)]
         with atomic_path(out / "groups.csv") as tmp:
             pd.DataFrame(rows, columns=["query_id", "candidate", "clip_id"]).to_csv(tmp, index=False)
@@ -75,7 +96,8 @@ def main() -> None:
     hard = (f"; hard negatives per group: min {report['hard_negatives_min']}, mean "
             f"{report['hard_negatives_mean']}, {report['groups_short_of_hard_negatives']} groups short"
             if metadata is not None else "; no metadata: random candidates")
-    print(f"{report['n_groups']} val query groups of {report['candidates_min']}–{cfg['n_candidates']} "
+    sizes = sorted({report['candidates_min'], report['candidates_max']})
+    print(f"{report['n_groups']} val query groups of {'–'.join(map(str, sizes))} "
           f"candidates from {report['distinct_query_clips']} query clips → {cfg['out']} ({left_out}{hard})")
 
 

@@ -7,7 +7,8 @@ one-line message, a header-only submission and metrics saying why. CLI mode work
 folder in the query layout (the challenge's own test queries, for instance):
     python src/predict.py --queries DIR --out FILE [--model DIR] [--gt FILE] [--metrics FILE]
 Where ground truth is given, the submission is scored (printed, and written to the metrics
-file, with a 95 % bootstrap interval).
+file, with a 95 % bootstrap interval), and so is each other wording of the queries the query
+folder holds (wordings.csv: `score_<wording>`).
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import argparse
 
 from textmotion.errors import run_cli
 from textmotion.io import load_params, write_json
-from textmotion.layout import read_query_batches, read_scored_queries, find_test_set
-from textmotion.metrics import bootstrap_score_interval
+from textmotion.layout import find_test_set, read_query_batches, read_query_wordings, read_scored_queries, reworded
+from textmotion.metrics import scored
 from textmotion.model_io import load_model
 from textmotion.prepared import read_report
 from textmotion.retrieval import rank_candidates, top_k
@@ -62,15 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         batches, gt = read_query_batches(cfg["queries"]), None
 
-    rankings = rank_candidates(load_model(cfg["model_dir"]), batches, cfg["chunk_size"])
+    model = load_model(cfg["model_dir"])
+    rankings = rank_candidates(model, batches, cfg["chunk_size"])
     submission = top_k(rankings)
     write_submission(cfg["out"], submission, {b.query_id: len(b.motion_paths) for b in batches})
     print(f"wrote {cfg['out']} ({len(submission)} queries)")
     if gt is not None:
-        summary = score_submission(submission, gt)
-        low, high = bootstrap_score_interval(submission_ranks(submission, gt), N_BOOTSTRAP)
-        summary = {"score": summary.pop("score"), "score_ci95": {"low": low, "high": high},
-                   "n_candidates": max(len(b.motion_paths) for b in batches), **summary}
+        summary = {**scored(submission_ranks(submission, gt), N_BOOTSTRAP), **score_submission(submission, gt),
+                   "n_candidates": max(len(b.motion_paths) for b in batches)}
+        for name, texts in read_query_wordings(cfg["queries"], list(gt)).items():
+            worded = top_k(rank_candidates(model, reworded(batches, texts), cfg["chunk_size"]))
+            summary.update(scored(submission_ranks(worded, gt), N_BOOTSTRAP, suffix=f"_{name}"))
         print(format_summary({k: v for k, v in summary.items() if not isinstance(v, dict)}))
         if cfg["metrics"]:
             write_json(cfg["metrics"], summary)

@@ -17,7 +17,8 @@ from textmotion.store import MotionStore
 from textmotion.layout import (load_captions, read_dataset, read_gt, read_query_batches, write_clip,
                                write_gt, write_id_list, write_metadata, write_query_batches,
                                write_dataset_info, read_metadata, read_val_ids, read_scored_queries,
-                               find_test_set, write_test_set)
+                               find_test_set, write_test_set, read_clip_wordings, write_clip_wordings,
+                               read_query_wordings, write_query_wordings)
 
 REPO = Path(__file__).resolve().parents[1]
 MIN_CLIPS = 40  # preprocess.MIN_CLIPS
@@ -264,3 +265,17 @@ def test_preprocess_cli_fails_cleanly_or_skips(tmp_path):
     assert report["skipped"] == [{"path": str(root / "motions" / "00002.npy"),
                                   "reason": "expected 384 features per frame, got shape (9, 100)"}]
     assert sum(report["clips"].values()) == MIN_CLIPS
+
+
+def test_wordings_round_trip_and_errors(tmp_path):
+    root = make_root(tmp_path / "data")
+    assert read_clip_wordings(root, IDS) == {}
+    write_clip_wordings(root, {"novel": {clip: [f"other words {clip}"] for clip in IDS}})
+    assert read_clip_wordings(root, IDS)["novel"]["00002"] == ["other words 00002"]
+    write_clip_wordings(root, {"novel": {"00000": ["x"]}})
+    with pytest.raises(DataError, match="wording 'novel': no captions for clip '00001'"):
+        read_clip_wordings(root, IDS)
+    write_query_wordings(tmp_path, {"novel": {"1": "a", "2": "b"}})
+    assert read_query_wordings(tmp_path, ["1", "2"]) == {"novel": {"1": "a", "2": "b"}}
+    with pytest.raises(DataError, match="does not cover the queries exactly"):
+        read_query_wordings(tmp_path, ["1", "2", "3"])

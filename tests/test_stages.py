@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from textmotion.layout import (find_test_set, read_dataset, read_gt, read_metadata, read_query_batches,
-                               read_scored_queries)
+                               read_query_wordings, read_scored_queries, write_clip_wordings)
 from textmotion.sources.synthetic.spec import action_names, validate_spec
 from textmotion.store import MotionStore, NormStats
 
@@ -187,3 +187,21 @@ def test_specs_cli(tmp_path):
     bad = run(tmp_path, "generate", "--specs", "bad.json", "--out", "other")
     assert bad.returncode == 1 and bad.stderr.startswith("error: bad.json: spec 0:")
     assert len(bad.stderr.splitlines()) == 1 and not (tmp_path / "other").exists()
+
+
+def test_make_val_asks_each_query_again_in_the_sources_other_wordings(pipeline, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(pipeline / "data" / "generated", raw)
+    dataset = read_dataset(raw)
+    write_clip_wordings(raw, {"shout": {clip: [c.upper() for c in dataset.captions(clip)] for clip in dataset.ids}})
+    prepared = tmp_path / "prepared"
+    shutil.copytree(pipeline / "data" / "prepared", prepared)
+    report = json.loads((prepared / "report.json").read_text())
+    (prepared / "report.json").write_text(json.dumps({**report, "raw_root": str(raw)}))
+    result = make_val_on(tmp_path / "unused", tmp_path, prepared=str(prepared))
+    assert result.returncode == 0, result.stderr
+    val = tmp_path / "data" / "val"
+    batches = read_query_batches(val)
+    wordings = read_query_wordings(val, [b.query_id for b in batches])
+    assert list(wordings) == ["shout"]
+    assert all(wordings["shout"][b.query_id] == b.text.upper() for b in batches)

@@ -98,6 +98,7 @@ def build_query_groups(ids: Sequence[str], captions: dict[str, list[str]], metad
 
     report = {"n_groups": len(groups), "n_candidates": n_candidates, "pool_clips": len(ids),
               "candidates_min": int(min(sizes)), "candidates_mean": round(float(np.mean(sizes)), 3),
+              "candidates_max": int(max(sizes)),
               "distinct_query_clips": len({g.query_clip for g in groups}),
               "metadata_known": metadata is not None, "same_meaning_excluded": excluded,
               "queries_without_candidates": skipped}

@@ -14,6 +14,9 @@ challenge's own folder)::
     <root>/dataset.json        optional: {"fps": ..., "up_axis": "y" | "z", "source": ...}
     <root>/test_queries/       optional: held-out query groups (the query layout below) and
     <root>/test_gt.csv         their ground truth, scored by the predict stage
+    <root>/wordings.json       optional: {wording: {id: [caption, ...]}}, the same clips described
+                               in other words (e.g. phrasings never used in training), so the
+                               val queries can be asked again in that wording
 
 Every motion must have its caption file and the reverse, across the whole folders (a stray
 file means a broken copy). When train.txt is absent, the dataset is every id that has both
@@ -25,6 +28,8 @@ Query batches (val and test)::
 
     <dir>/<query_id>/text.txt                    the query caption (one line)
     <dir>/<query_id>/motion_1.npy .. motion_N.npy  the candidates
+    <dir>/wordings.csv                           optional: query_id,wording,text: each query
+                                                 asked again in other words, same candidates
     gt.csv                                       query_id,correct (1-based candidate number)
 
 Bad input raises DataError(path, problem). With skip_bad=True, read_dataset leaves out the
@@ -55,6 +60,7 @@ VAL_LIST = "val.txt"
 METADATA = "metadata.json"
 DATASET_INFO = "dataset.json"
 TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
+CLIP_WORDINGS, QUERY_WORDINGS = "wordings.json", "wordings.csv"
 UP_AXES = ("y", "z")
 QUERY_TEXT = "text.txt"
 CANDIDATE_FILE = re.compile(r"motion_(\d+)\.npy")
@@ -210,6 +216,33 @@ def read_metadata(root: str | Path, ids: Iterable[str]) -> dict[str, dict] | Non
 
 def write_metadata(root: str | Path, metadata: dict[str, dict]) -> None:
     write_json(Path(root) / METADATA, metadata)
+
+
+def read_clip_wordings(root: str | Path, ids: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+    """wordings.json: wording name → id → 1 to 3 captions, for every one of `ids` ({} when absent)."""
+    path = Path(root) / CLIP_WORDINGS
+    wordings = _read_optional_json(path)
+    if wordings is None:
+        return {}
+    if not isinstance(wordings, dict):
+        raise DataError(path, "expected a JSON object {wording: {id: [caption, ...]}}")
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, by_clip in wordings.items():
+        if not isinstance(by_clip, dict):
+            raise DataError(path, f"wording {name!r}: expected an object {{id: [caption, ...]}}")
+        out[name] = {}
+        for clip_id in ids:
+            if clip_id not in by_clip:
+                raise DataError(path, f"wording {name!r}: no captions for clip {clip_id!r}")
+            captions = by_clip[clip_id]
+            if not isinstance(captions, list):
+                raise DataError(path, f"wording {name!r}, clip {clip_id!r}: expected a list of captions")
+            out[name][clip_id] = check_captions(captions, f"{path} (wording {name!r}, clip {clip_id!r})")
+    return out
+
+
+def write_clip_wordings(root: str | Path, wordings: dict[str, dict[str, list[str]]]) -> None:
+    write_json(Path(root) / CLIP_WORDINGS, wordings)
 
 
 def read_id_list(root: str | Path, name: str = TRAIN_LIST) -> list[tuple[int, str]] | None:
@@ -445,6 +478,42 @@ def read_gt(path: str | Path, n_candidates: dict[str, int] | None = None) -> dic
     if not gt:
         raise DataError(path, "no rows")
     return gt
+
+
+def write_query_wordings(directory: str | Path, wordings: dict[str, dict[str, str]]) -> None:
+    """wordings.csv beside the query folders: query_id,wording,text."""
+    rows = [(query_id, name, text.strip()) for name, texts in wordings.items() for query_id, text in texts.items()]
+    with atomic_path(Path(directory) / QUERY_WORDINGS) as tmp:
+        pd.DataFrame(rows, columns=["query_id", "wording", "text"]).to_csv(tmp, index=False)
+
+
+def read_query_wordings(directory: str | Path, query_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Wording name → query id → text, each wording covering every query ({} when absent)."""
+    path = Path(directory) / QUERY_WORDINGS
+    if not path.exists():
+        return {}
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+        raise DataError(path, f"not a readable CSV ({err})") from None
+    if list(frame.columns) != ["query_id", "wording", "text"]:
+        raise DataError(path, f"header must be query_id,wording,text; got {','.join(frame.columns)}")
+    wordings: dict[str, dict[str, str]] = {}
+    for line, (query_id, name, text) in enumerate(frame.itertuples(index=False), start=2):
+        if not text.strip() or len(text.splitlines()) != 1:
+            raise DataError(path, f"line {line}: the text must be one non-empty line")
+        wordings.setdefault(name, {})[query_id] = text
+    for name, texts in wordings.items():
+        if set(texts) != set(query_ids):
+            missing = sorted(set(query_ids) - set(texts), key=_query_order)
+            raise DataError(path, f"wording {name!r} does not cover the queries exactly "
+                                  f"(missing {missing[:3]}, {len(set(texts) - set(query_ids))} unknown)")
+    return wordings
+
+
+def reworded(batches: Sequence[QueryBatch], texts: dict[str, str]) -> list[QueryBatch]:
+    """The same queries and candidates, asked with `texts` (query id → text)."""
+    return [QueryBatch(batch.query_id, texts[batch.query_id], batch.motion_paths) for batch in batches]
 
 
 def read_scored_queries(queries: str | Path, gt_path: str | Path) -> tuple[list[QueryBatch], dict[str, int]]:

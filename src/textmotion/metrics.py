@@ -91,6 +91,15 @@ def bootstrap_score_interval(ranks: np.ndarray, n_resamples: int = 1000, seed: i
     return float(low), float(high)
 
 
+def scored(ranks: np.ndarray, n_resamples: int = 1000, seed: int = 0, clusters: Sequence | None = None,
+           suffix: str = "") -> dict:
+    """{score<suffix>, score<suffix>_ci95: {low, high}, R@1<suffix>}: a score with its interval,
+    as metrics files hold it (a dict, not a list: `dvc metrics show/diff` skip lists)."""
+    low, high = bootstrap_score_interval(ranks, n_resamples, seed, clusters=clusters)
+    return {f"score{suffix}": challenge_score(ranks), f"score{suffix}_ci95": {"low": low, "high": high},
+            f"R@1{suffix}": recall_at_k(ranks, 1)}
+
+
 def retrieval_summary(ranks: np.ndarray) -> dict:
     """Score, R@1..R@10 and MRR@10; mean/median rank when every rank is known (full rankings)."""
     ranks = np.asarray(ranks, dtype=np.float64)
