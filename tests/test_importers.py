@@ -207,3 +207,140 @@ def test_bvh_bad_inputs_stop_with_one_line_naming_the_file(tmp_path, capsys):
     joint_map.write_text(json.dumps({name: rig + "X" for name, rig in RIGS["cmu"].items()}))
     assert "01_02.bvh: no caption" in fails(["bvh", source, "--out", out, "--joint-map", joint_map], capsys)
     assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+# --- InterHuman, written in its release layout ---------------------------------------------
+
+def write_interhuman(root: Path, motions: dict[str, np.ndarray], splits: dict[str, list[str]],
+                     ignored: list[str] = ()) -> None:
+    """Per person (T, 492): positions at 0:66, 6D rotations at 186:312, noise elsewhere (z-up);
+    three captions per clip; the split lists at the root."""
+    rng = np.random.default_rng(0)
+    for clip_id, motion in motions.items():
+        for person, features in zip(("person1", "person2"), sk.split_persons(z_up(motion))):
+            array = rng.normal(size=(len(features), 492)).astype(np.float32)
+            array[:, :66], array[:, 186:312] = features[:, :66], features[:, 66:]
+            (root / "motions_processed" / person).mkdir(parents=True, exist_ok=True)
+            np.save(root / "motions_processed" / person / f"{clip_id}.npy", array)
+        (root / "annots").mkdir(exist_ok=True)
+        (root / "annots" / f"{clip_id}.txt").write_text("".join(f"clip {clip_id} caption {k}\n" for k in range(3)))
+    for split, ids in {**splits, "ignore_list": list(ignored)}.items():
+        (root / f"{split}.txt").write_text("".join(f"{clip_id}\n" for clip_id in ids))
+
+
+def test_interhuman_comes_back_as_stored_with_its_splits(tmp_path):
+    motions = {str(i): generated(10 + i, fps=30) for i in range(8)}
+    splits = {"train": ["0", "1", "2", "7"], "val": ["3"], "test": ["4", "5", "6"]}
+    write_interhuman(tmp_path / "ih", motions, splits, ignored=["7"])
+    out = tmp_path / "out"
+    run(["interhuman", tmp_path / "ih", "--out", out])
+    dataset = read_dataset(out)
+    assert dataset.ids == ["0", "1", "2", "3"] and read_val_ids(out, dataset.ids) == ["3"]
+    assert dataset.fps == 30 and dataset.up_axis == "z"
+    assert dataset.captions("1") == [f"clip 1 caption {k}" for k in range(3)]
+    for clip_id in dataset.ids:
+        assert_same_motion(dataset.motion(clip_id), z_up(motions[clip_id]))
+    batches, gt = read_scored_queries(out / "test_queries", out / "test_gt.csv")
+    assert len(batches) == 9 and all(len(batch.motion_paths) == 3 for batch in batches)  # 3 captions x 3 clips
+    for batch in batches:
+        clip_id = batch.text.split()[1]
+        answer = np.load(batch.motion_paths[gt[batch.query_id] - 1])
+        assert_same_motion(answer, z_up(motions[clip_id]))
+
+    run(["interhuman", tmp_path / "ih", "--out", out, "--fps", 15, "--force"])
+    assert_same_motion(read_dataset(out).motion("0"), z_up(motions["0"])[::2])
+
+
+def test_interhuman_bad_inputs(tmp_path, capsys):
+    write_interhuman(tmp_path / "ih", {"0": generated(20, 30), "1": generated(21, 30)},
+                     {"train": ["0", "1"], "val": [], "test": []})
+    out = tmp_path / "out"
+    person2 = tmp_path / "ih" / "motions_processed" / "person2" / "1.npy"
+    array = np.load(person2)
+    np.save(person2, array[:, :300])
+    assert "person2/1.npy: expected InterHuman's processed (T, 492) array" in fails(
+        ["interhuman", tmp_path / "ih", "--out", out], capsys)
+    person2.unlink()
+    assert "person2/1.npy: file not found" in fails(["interhuman", tmp_path / "ih", "--out", out], capsys)
+    (tmp_path / "ih" / "train.txt").write_text("0\n1\n9\n")
+    assert "train.txt: id '9' has no motions_processed/person1/9.npy" in fails(
+        ["interhuman", tmp_path / "ih", "--out", out], capsys)
+    assert not out.exists()
+
+
+# --- HumanML3D, written in its release layout ----------------------------------------------
+
+def write_humanml3d(root: Path, persons: dict[str, np.ndarray], texts: dict[str, list[str]],
+                    splits: dict[str, list[str]]) -> None:
+    """new_joints (T, 22, 3), new_joint_vecs (T, 263) with the 6D rotations at 67:193 and
+    noise elsewhere, texts as caption#tokens#start#end, split lists."""
+    rng = np.random.default_rng(0)
+    for folder in ("new_joints", "new_joint_vecs", "texts"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for clip_id, person in persons.items():
+        np.save(root / "new_joints" / f"{clip_id}.npy", person[:, :66].reshape(len(person), 22, 3))
+        vecs = rng.normal(size=(len(person), 263)).astype(np.float32)
+        vecs[:, 67:193] = person[:, 66:]
+        np.save(root / "new_joint_vecs" / f"{clip_id}.npy", vecs)
+        (root / "texts" / f"{clip_id}.txt").write_text("".join(line + "\n" for line in texts[clip_id]))
+    for split, ids in splits.items():
+        (root / f"{split}.txt").write_text("".join(f"{clip_id}\n" for clip_id in ids))
+
+
+def test_humanml3d_spans_mirrors_and_person_b(tmp_path):
+    persons = {clip_id: sk.split_persons(generated(30 + i))[0]
+               for i, clip_id in enumerate(["000001", "M000001", "000002", "000003", "M000003", "000004"])}
+    texts = {clip_id: [f"a person moves {clip_id}#a/DET person/NOUN#0.0#0.0",
+                       f"someone moves {clip_id}#someone/PRON#nan#nan"] for clip_id in persons}
+    texts["000001"] += ["then waves#then/ADV wave/VERB#0.5#1.5", "waves a hand#wave/VERB#0.5#1.5"]
+    texts["000002"] = ["only this part#part/NOUN#1.0#1.6"]
+    splits = {"train": ["000001", "000002", "M000003"], "val": ["M000001"], "test": ["000003", "000004"]}
+    write_humanml3d(tmp_path / "h3d", persons, texts, splits)
+    out = tmp_path / "out"
+    run(["humanml3d", tmp_path / "h3d", "--out", out])
+    dataset = read_dataset(out)
+    # M000001 follows 000001 into train, M000003 follows 000003 into test; 000002 is only its span
+    assert dataset.ids == ["000001", "000001_10-30", "000002_20-32", "M000001"]
+    assert read_val_ids(out, dataset.ids) is None
+    assert dataset.fps == 20 and dataset.up_axis == "y"
+    assert dataset.captions("000001_10-30") == ["then waves", "waves a hand"]
+    assert dataset.captions("000001") == ["a person moves 000001", "someone moves 000001"]
+    whole = np.concatenate([persons["000001"], absent_person(len(persons["000001"]))], axis=1)
+    assert_same_motion(dataset.motion("000001"), whole)
+    assert_same_motion(dataset.motion("000001_10-30"), whole[10:30])
+    assert_same_motion(dataset.motion("000002_20-32"),
+                       np.concatenate([persons["000002"][20:32], absent_person(12)], axis=1))
+    batches, gt = read_scored_queries(out / "test_queries", out / "test_gt.csv")
+    assert len(batches) == 6 and {len(batch.motion_paths) for batch in batches} == {3}
+
+
+def test_humanml3d_bad_inputs(tmp_path, capsys):
+    persons = {"000001": sk.split_persons(generated(40))[0], "000002": sk.split_persons(generated(41))[0]}
+    texts = {clip_id: ["a person walks#a/DET#0.0#0.0"] for clip_id in persons}
+    write_humanml3d(tmp_path / "h3d", persons, texts, {"train": list(persons), "val": [], "test": []})
+    out = tmp_path / "out"
+    (tmp_path / "h3d" / "texts" / "000002.txt").write_text("a person walks\n")
+    assert "texts/000002.txt: line 1: expected caption#tokens#start#end" in fails(
+        ["humanml3d", tmp_path / "h3d", "--out", out], capsys)
+    (tmp_path / "h3d" / "texts" / "000002.txt").write_text("a person walks#a/DET#2.0#1.0\n")
+    assert "line 1: span 2.0..1.0 s is not a time range" in fails(["humanml3d", tmp_path / "h3d", "--out", out], capsys)
+    vecs = tmp_path / "h3d" / "new_joint_vecs" / "000001.npy"
+    np.save(vecs, np.zeros((len(persons["000001"]), 251)))  # KIT-ML's width
+    assert "new_joint_vecs/000001.npy: expected HumanML3D's (T, 263) features" in fails(
+        ["humanml3d", tmp_path / "h3d", "--out", out], capsys)
+    np.save(vecs, np.zeros((5, 263)))
+    assert f"5 frames but new_joints/000001.npy has {len(persons['000001'])}" in fails(
+        ["humanml3d", tmp_path / "h3d", "--out", out], capsys)
+    assert not out.exists()
+
+
+def test_resample_keeps_the_rate_and_the_frames_on_the_new_grid():
+    motion = generated(50)
+    assert resample(motion, 20, 20) is motion
+    halved = resample(motion, 20, 10)
+    assert_same_motion(halved, motion[::2])
+    doubled = resample(motion, 20, 40)
+    assert len(doubled) == 2 * len(motion) - 1
+    assert_same_motion(doubled[::2], motion)
+    middle = sk.unpack_person(doubled[1:2, :sk.FEATURES_PER_PERSON])[1]
+    np.testing.assert_allclose(np.linalg.det(middle), 1.0, atol=1e-5)  # slerped: still rotations
