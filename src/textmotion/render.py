@@ -3,6 +3,7 @@
 A fixed oblique projection (camera turned `AZIMUTH` about the vertical, looking down by
 `ELEVATION`) maps 3D joints to 2D, so plain 2D Axes suffice and drawing stays fast. Person A
 is blue, person B orange; each person's left limbs are drawn darker than the right ones.
+Any up axis is drawn upright (motion_positions), and an absent person is not drawn.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from textmotion import skeleton as sk  # noqa: E402
+from textmotion import upright  # noqa: E402
 
 AZIMUTH = np.deg2rad(30.0)
 ELEVATION = np.deg2rad(20.0)
@@ -37,11 +39,22 @@ def project(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return screen, depth
 
 
-def motion_positions(motion: np.ndarray) -> np.ndarray:
-    """(T, 384) -> (T, 2, 22, 3) joint positions of both persons."""
-    return np.stack([person[:, :sk.N_JOINTS * 3].reshape(len(motion), sk.N_JOINTS, 3)
-                     for person in sk.split_persons(np.asarray(motion, dtype=np.float64))],
-                    axis=1)
+def motion_positions(motion: np.ndarray, up_axis: str | None = None) -> np.ndarray:
+    """(T, 384) -> (T, P, 22, 3) joint positions of the persons present, y-up, the lowest joint
+    on the floor (y = 0).
+
+    `up_axis` is the data's up axis ("y" or "z", as its dataset.json says); None reads it from
+    the bodies (upright.up_vector: where the head sits above the pelvis), so z-up data such
+    as InterHuman stands up either way. A person whose joints all sit at one point (the
+    absent person B of single-person data, sources/common.py) is left out.
+    """
+    up = upright.up_vector(motion) if up_axis is None else np.eye(3)[upright.AXES.index(up_axis)]
+    persons = [person[:, :sk.N_JOINTS * 3].reshape(len(motion), sk.N_JOINTS, 3)
+               for person in sk.split_persons(np.asarray(motion, dtype=np.float64))]
+    present = [person for person in persons if np.ptp(person, axis=1).any()] or persons
+    positions = np.stack(present, axis=1) @ upright.rotation_to_y_up(up).T
+    positions[..., 1] -= positions[..., 1].min()
+    return positions
 
 
 def _footprint(positions: np.ndarray, margin: float = 0.6,
@@ -102,16 +115,16 @@ def _draw_frame(ax: Axes, frame_positions: np.ndarray, alpha: float = 1.0,
     ax.add_collection(bones)
     heads = project(frame_positions[:, sk.JOINT["head"]])[0]
     ax.scatter(heads[:, 0], heads[:, 1], s=28 * linewidth / 2.2,
-               c=[colours[-1] for colours in PERSON_COLOURS], alpha=alpha, zorder=3)
+               c=[colours[-1] for colours in PERSON_COLOURS[:len(frame_positions)]], alpha=alpha, zorder=3)
     return bones
 
 
-def draw_motion(ax: Axes, motion: np.ndarray, n_frames: int = 5) -> None:
+def draw_motion(ax: Axes, motion: np.ndarray, n_frames: int = 5, up_axis: str | None = None) -> None:
     """Overlay `n_frames` evenly spaced frames of a clip in one Axes, later ones more opaque,
-    with the two pelvis trajectories drawn on the floor."""
-    positions = motion_positions(motion)
+    with the pelvis trajectories drawn on the floor (`up_axis`: see motion_positions)."""
+    positions = motion_positions(motion, up_axis)
     _prepare_axes(ax, positions)
-    for person in range(2):
+    for person in range(positions.shape[1]):
         path = positions[:, person, sk.JOINT["pelvis"]].copy()
         path[:, 1] = 0.0
         screen = project(path)[0]
@@ -124,9 +137,9 @@ def draw_motion(ax: Axes, motion: np.ndarray, n_frames: int = 5) -> None:
 
 
 def render_strip(motion: np.ndarray, path: str | Path, n_frames: int = 8, title: str | None = None,
-                 fps: int = 20, columns: int = 4) -> None:
+                 fps: int = 20, columns: int = 4, up_axis: str | None = None) -> None:
     """A PNG of `n_frames` evenly spaced frames, `columns` per row, with shared axis limits."""
-    positions = motion_positions(motion)
+    positions = motion_positions(motion, up_axis)
     frames = np.linspace(0, len(positions) - 1, n_frames).round().astype(int)
     lo, hi = _limits(positions)
     columns = min(columns, n_frames)
@@ -148,9 +161,10 @@ def render_strip(motion: np.ndarray, path: str | Path, n_frames: int = 8, title:
     plt.close(fig)
 
 
-def render_gif(motion: np.ndarray, path: str | Path, fps: int = 20, step: int = 2) -> None:
+def render_gif(motion: np.ndarray, path: str | Path, fps: int = 20, step: int = 2,
+               up_axis: str | None = None) -> None:
     """An animated GIF of the clip (every `step`-th frame, played at the clip's speed)."""
-    positions = motion_positions(motion)[::step]
+    positions = motion_positions(motion, up_axis)[::step]
     fig, ax = plt.subplots(figsize=(4, 3.2))
     _prepare_axes(ax, positions)
 

@@ -7,7 +7,7 @@ second body the caption does not mention, with a distance and facing to person A
 nothing, and would differ from clip to clip. The absent person is the same constant in every
 single-person clip, so the normaliser maps it to 0 and the encoder learns to ignore it; it is
 a valid rotation (no NaN through Gram-Schmidt), and it is recognisable (all joints at one
-point: see `is_absent`), so the renderer leaves it out.
+point), so the renderer leaves it out (render.motion_positions).
 """
 from __future__ import annotations
 
@@ -52,11 +52,6 @@ def with_person_b(person_a: np.ndarray, person_b: np.ndarray | None = None) -> n
     if person_b is None:
         person_b = absent_person(len(person_a))
     return np.concatenate([person_a, person_b], axis=1).astype(np.float32)
-
-
-def is_absent(positions: np.ndarray) -> bool:
-    """True for a person whose joints (T, 22, 3) all sit at one point in every frame."""
-    return bool(np.all(np.ptp(positions, axis=-2) == 0))
 
 
 def resample(motion: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
