@@ -12,6 +12,7 @@ crops at random) → `NormStats.apply` → zero padding, with a mask.
 """
 from __future__ import annotations
 
+import io
 import json
 from importlib.metadata import version
 from pathlib import Path
@@ -19,16 +20,22 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from textmotion.io import atomic_dir, write_json
+from textmotion.errors import DataError
+from textmotion.io import atomic_dir, atomic_path, write_json
 from textmotion.loss import Temperature
 from textmotion.motion_encoder import MotionEncoder
+from textmotion.params import Model, validate
 from textmotion.skeleton import MOTION_DIM
 from textmotion.store import NormStats, prepare_motion
 from textmotion.text_encoders import build_text_encoder
 
 VERSIONED_LIBRARIES = ("torch", "numpy", "transformers", "open_clip_torch")
+MODEL_FILES = (MOTION_WEIGHTS, TEXT_WEIGHTS, CONFIG, STATS) = (
+    "motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz")
+MADE_BY = "model folders are made by the train stage: run it (dvc repro train)"
 
 
 class RetrievalModel(nn.Module):
@@ -133,37 +140,122 @@ def text_side_state(model: RetrievalModel, config: dict) -> dict[str, torch.Tens
 def save_model(model_dir: str | Path, model: RetrievalModel, config: dict) -> None:
     """Write the model folder whole, or not at all."""
     with atomic_dir(model_dir) as tmp:
-        torch.save(model.motion_encoder.state_dict(), tmp / "motion_encoder.pt")
-        torch.save(text_side_state(model, config), tmp / "text_encoder.pt")
-        write_json(tmp / "config.json", config)
-        model.stats.save(tmp / "stats.npz")
+        save_state(tmp / MOTION_WEIGHTS, model.motion_encoder.state_dict())
+        save_state(tmp / TEXT_WEIGHTS, text_side_state(model, config))
+        write_json(tmp / CONFIG, config)
+        model.stats.save(tmp / STATS)
 
 
-def _read_config_and_stats(model_dir: Path) -> tuple[dict, NormStats]:
-    """The resolved config and normalisation statistics saved in a model folder."""
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    return config, NormStats.load(model_dir / "stats.npz")
+def save_state(path: str | Path, state: dict) -> None:
+    """torch.save `state` atomically through an ordinary write, so that a full disk or a file-size
+    limit is an OSError naming `path` (torch's own writer reports it as a RuntimeError)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+
+
+# --- reading a model folder: every problem is one DataError naming the file -------------------
+
+class SavedTrain(BaseModel):
+    """The train settings a model folder is rebuilt with."""
+    model_config = ConfigDict(strict=True, extra="allow")
+    temperature: float = Field(gt=0)
+    learnable_temperature: bool
+
+
+class SavedConfig(BaseModel):
+    """What a model folder's config.json must hold for the folder to be rebuilt."""
+    model_config = ConfigDict(strict=True, extra="allow")
+    model: Model
+    train: SavedTrain
+    downsample: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    text_pretrained: bool
+
+
+def _read_folder(model_dir: str | Path) -> tuple[Path, dict, NormStats]:
+    """The folder's path, its checked config and its statistics, once every file is present."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise DataError(model_dir, f"{'not a folder' if model_dir.exists() else 'no model folder'}; {MADE_BY}")
+    for name in MODEL_FILES:
+        if not (model_dir / name).is_file():
+            raise DataError(model_dir / name, f"missing from the model folder; {MADE_BY}")
+    config = _read_config(model_dir / CONFIG)
+    try:
+        stats = NormStats.load(model_dir / STATS)
+    except DataError as err:
+        raise DataError(err.path, f"{err.problem}; {MADE_BY}") from None
+    return model_dir, config, stats
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+                              f"{MADE_BY}") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not UTF-8 text (byte {err.start}); {MADE_BY}") from None
+    try:
+        validate(SavedConfig, config, path)
+    except DataError as err:
+        raise DataError(path, f"{err.problem}; {MADE_BY}") from None
+    return config
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict of tensors, loaded without unpickling anything else."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many kinds here, and its texts advise unsafe loading
+        raise DataError(path, f"not a readable PyTorch weights file (truncated, corrupt, or holding more than tensors); "
+                              f"{MADE_BY}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise DataError(path, f"not a state dict of named tensors; {MADE_BY}")
+    return state
+
+
+def _check_agreement(path: Path, found: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                     other: tuple[str, dict[str, torch.Tensor]]) -> None:
+    """DataError unless `found` has exactly the weights, and shapes, that config.json implies."""
+    other_name, other_expected = other
+    if not found.keys() & expected.keys() and found.keys() & other_expected.keys():
+        raise DataError(path, f"holds the weights of {other_name}: the two weight files are swapped; {MADE_BY}")
+    missing, unexpected = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    if missing or unexpected:
+        example = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise DataError(path, f"does not match config.json ({len(missing)} weights missing, {len(unexpected)} "
+                              f"unexpected, e.g. {example}): the files come from different runs; {MADE_BY}")
+    for key, tensor in expected.items():
+        if found[key].shape != tensor.shape:
+            raise DataError(path, f"{key} has shape {tuple(found[key].shape)}, but config.json implies "
+                                  f"{tuple(tensor.shape)}: the files come from different runs; {MADE_BY}")
 
 
 def build_untrained(model_dir: str | Path) -> RetrievalModel:
     """A model folder's architecture and normalisation with its initial (seeded) weights."""
-    config, stats = _read_config_and_stats(Path(model_dir))
+    _, config, stats = _read_folder(model_dir)
     torch.manual_seed(config["seed"])
     return build_model(config, stats)
 
 
 def load_model(model_dir: str | Path, device: str | torch.device | None = None) -> RetrievalModel:
-    """The model of a folder written by `save_model`, in eval mode on `device` (default: CUDA if any)."""
-    model_dir = Path(model_dir)
-    config, stats = _read_config_and_stats(model_dir)
-    backbone_saved = _backbone_is_saved(config)
-    model = build_model(config, stats, pretrained=not backbone_saved)
-    model.motion_encoder.load_state_dict(torch.load(model_dir / "motion_encoder.pt", map_location="cpu"))
-    missing, unexpected = model.load_state_dict(
-        torch.load(model_dir / "text_encoder.pt", map_location="cpu"), strict=False)
-    rebuilt = ("motion_encoder.",) if backbone_saved else ("motion_encoder.", "text_encoder.backbone.")
-    missing = [k for k in missing if not k.startswith(rebuilt)]
-    if unexpected or missing:
-        raise RuntimeError(f"{model_dir / 'text_encoder.pt'}: unexpected {unexpected}, missing {missing}")
+    """The model of a folder written by `save_model`, in eval mode on `device` (default: CUDA if any).
+
+    Each file is checked (present, readable, in agreement with config.json) before use; any
+    problem is a DataError naming the file and the stage that makes it.
+    """
+    model_dir, config, stats = _read_folder(model_dir)
+    motion_state = _read_weights(model_dir / MOTION_WEIGHTS)
+    text_state = _read_weights(model_dir / TEXT_WEIGHTS)
+    model = build_model(config, stats, pretrained=not _backbone_is_saved(config))
+    expected_motion, expected_text = model.motion_encoder.state_dict(), text_side_state(model, config)
+    _check_agreement(model_dir / MOTION_WEIGHTS, motion_state, expected_motion, ("the text encoder", expected_text))
+    _check_agreement(model_dir / TEXT_WEIGHTS, text_state, expected_text, ("the motion encoder", expected_motion))
+    model.motion_encoder.load_state_dict(motion_state)
+    model.load_state_dict(text_state, strict=False)  # the other weights: loaded above, or rebuilt
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()

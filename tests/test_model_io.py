@@ -1,0 +1,144 @@
+"""The model-folder loader: every damaged folder is one DataError naming the file and the stage
+that makes it, before anything is used."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textmotion.errors import DataError
+from textmotion.model_io import build_model, build_untrained, load_model, resolve_config, save_model
+from textmotion.store import NormStats
+
+TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": False, "embed_dim": 16,
+              "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "dropout": 0.1,
+              "patch_size": 2, "max_frames": 24, "padding_mask": True}
+TINY_TRAIN = {"seed": 0, "temperature": 0.07, "learnable_temperature": True}
+TRAIN_STAGE = r"model folders are made by the train stage: run it \(dvc repro train\)$"
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """A tiny model folder with a random (so saved) text backbone."""
+    torch.manual_seed(0)
+    config = resolve_config(TINY_MODEL, TINY_TRAIN, downsample=1, text_pretrained=False)
+    model_dir = tmp_path_factory.mktemp("saved") / "models"
+    save_model(model_dir, build_model(config, NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))),
+               config)
+    return model_dir
+
+
+@pytest.fixture
+def folder(saved, tmp_path) -> Path:
+    return Path(shutil.copytree(saved, tmp_path / "models"))
+
+
+def edit_config(folder: Path, change) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    change(config)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def refused(folder: Path, pattern: str) -> str:
+    with pytest.raises(DataError, match=pattern) as raised:
+        load_model(folder, device="cpu")
+    problem = raised.value.problem
+    assert "\n" not in problem and "weights_only" not in problem and "pickle" not in problem
+    return problem
+
+
+def test_a_good_folder_loads(folder):
+    assert load_model(folder, device="cpu").encode_texts(["a person waves"]).shape == (1, 16)
+
+
+@pytest.mark.parametrize("name", ["motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz"])
+def test_missing_file(folder, name):
+    (folder / name).unlink()
+    refused(folder, rf"models/{name}: missing from the model folder; .*{TRAIN_STAGE}")
+    with pytest.raises(DataError, match=rf"{name}: missing"):
+        build_untrained(folder)
+
+
+def test_missing_folder_or_a_file_in_its_place(tmp_path):
+    refused(tmp_path / "models", rf"models: no model folder; .*{TRAIN_STAGE}")
+    (tmp_path / "models").write_text("")
+    refused(tmp_path / "models", rf"models: not a folder; .*{TRAIN_STAGE}")
+
+
+@pytest.mark.parametrize("name", ["motion_encoder.pt", "text_encoder.pt"])
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "pickled object"])
+def test_unreadable_weights(folder, name, damage):
+    path = folder / name
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    else:  # loading it would run code: weights_only refuses it
+        torch.save({"weights": Path("x")}, path)
+    refused(folder, rf"models/{name}: not a readable PyTorch weights file \(truncated, corrupt, or holding more than tensors\); .*{TRAIN_STAGE}")
+
+
+def test_weights_that_are_not_a_state_dict(folder):
+    torch.save([torch.zeros(2)], folder / "motion_encoder.pt")
+    refused(folder, rf"motion_encoder.pt: not a state dict of named tensors; .*{TRAIN_STAGE}")
+
+
+def test_swapped_weight_files(folder):
+    motion, text = (folder / "motion_encoder.pt").read_bytes(), (folder / "text_encoder.pt").read_bytes()
+    (folder / "motion_encoder.pt").write_bytes(text)
+    (folder / "text_encoder.pt").write_bytes(motion)
+    refused(folder, rf"motion_encoder.pt: holds the weights of the text encoder: the two weight files are swapped; .*{TRAIN_STAGE}")
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda c: c["model"].update(ff_dim=64),
+     r"motion_encoder.pt: transformer.layers.0.linear1.weight has shape \(32, 16\), but config.json implies "
+     r"\(64, 16\)"),
+    (lambda c: c["model"].update(n_layers=2),
+     r"motion_encoder.pt: does not match config.json \(12 weights missing, 0 unexpected, "
+     r"e.g. missing 'transformer.layers.1.linear1.bias'\)"),
+    (lambda c: c["model"].update(embed_dim=8),
+     r"motion_encoder.pt: does not match config.json \(2 weights missing, 0 unexpected, e.g. missing 'projection.bias'\)"),
+], ids=["feed-forward width", "layers", "embedding size"])
+def test_config_that_disagrees_with_the_weights(folder, change, pattern):
+    edit_config(folder, change)
+    assert refused(folder, pattern).endswith("the files come from different runs; model folders are made by the train stage: "
+                            "run it (dvc repro train)")
+
+
+def test_text_weights_from_another_run(folder):
+    state = torch.load(folder / "text_encoder.pt")
+    state["text_encoder.projection.weight"] = torch.zeros(8, 384)
+    torch.save(state, folder / "text_encoder.pt")
+    refused(folder, r"text_encoder.pt: text_encoder.projection.weight has shape \(8, 384\), but config.json implies "
+                    rf"\(16, 384\): the files come from different runs; .*{TRAIN_STAGE}")
+
+
+@pytest.mark.parametrize("content, pattern", [
+    ("{not json", r"config.json: not valid JSON \(line 1, column 2: Expecting property name"),
+    ("[1, 2]", r"config.json: must be a mapping of keys, got \[1, 2\]"),
+], ids=["not JSON", "not an object"])
+def test_unreadable_config(folder, content, pattern):
+    (folder / "config.json").write_text(content)
+    refused(folder, rf"{pattern}.*; {TRAIN_STAGE}")
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda c: c["model"].pop("n_heads"), r"model.n_heads: missing \(an integer >= 1\)"),
+    (lambda c: c["model"].update(n_heads="two"), r"model.n_heads: must be an integer >= 1, got 'two'"),
+    (lambda c: c["model"].update(n_heads=3), r"model.d_model: 16 is not divisible by model.n_heads = 3"),
+    (lambda c: c.pop("downsample"), r"downsample: missing \(an integer >= 1\)"),
+    (lambda c: c["model"].update(n_head=2), r"model.n_head: unknown key; did you mean 'n_heads'\?"),
+], ids=["missing key", "wrong type", "rule", "missing downsample", "unknown key"])
+def test_config_with_bad_keys(folder, change, pattern):
+    edit_config(folder, change)
+    refused(folder, rf"config.json: {pattern}; {TRAIN_STAGE}")
+
+
+def test_damaged_statistics(folder):
+    (folder / "stats.npz").write_bytes(np.random.default_rng(0).bytes(1000))
+    refused(folder, rf"stats.npz: not a readable .npz archive of normalisation statistics; {TRAIN_STAGE}")
