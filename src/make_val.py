@@ -23,9 +23,8 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError, run_cli
-from textmotion.groups import build_query_groups
+from textmotion.groups import build_query_groups, reword_groups
 from textmotion.io import atomic_dir, atomic_path, load_params, write_json
-from textmotion.groups import QueryGroup
 from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_gt, write_query_batches,
                                write_query_wordings)
 from textmotion.prepared import read_report
@@ -43,20 +42,6 @@ def near_duplicate_clips(ids: list[str], captions: list[list[str]], threshold: f
         others = {flat[col][0] for col in np.flatnonzero(similar[row]) if flat[col][0] != clip}
         duplicates.setdefault(caption, set()).update(others)
     return duplicates
-
-
-def reword_groups(groups: list[QueryGroup], captions: dict[str, list[str]],
-                  wordings: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, str]]:
-    """Each group's query in each wording: the query clip's caption in that wording with the
-    same index as the query caption (cycling when the wording has fewer)."""
-    out = {}
-    for name, worded in wordings.items():
-        out[name] = {}
-        for group in groups:
-            index = captions[group.query_clip].index(group.caption)
-            alternatives = worded[group.query_clip]
-            out[name][group.query_id] = alternatives[index % len(alternatives)]
-    return out
 
 
 def main() -> None:

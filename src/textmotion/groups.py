@@ -107,3 +107,17 @@ def build_query_groups(ids: Sequence[str], captions: dict[str, list[str]], metad
                        "hard_negatives_mean": round(float(np.mean(hard_counts)), 3),
                        "groups_short_of_hard_negatives": short_of_hard})
     return groups, report
+
+
+def reword_groups(groups: list[QueryGroup], captions: dict[str, list[str]],
+                  wordings: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, str]]:
+    """Each group's query in each wording: the query clip's caption in that wording with the
+    same index as the query caption (cycling when the wording has fewer)."""
+    out = {}
+    for name, worded in wordings.items():
+        out[name] = {}
+        for group in groups:
+            index = captions[group.query_clip].index(group.caption)
+            alternatives = worded[group.query_clip]
+            out[name][group.query_id] = alternatives[index % len(alternatives)]
+    return out
