@@ -166,6 +166,7 @@ def test_bvh_t_pose_rig_z_up_in_cm_with_a_joint_map_and_resampling(tmp_path):
     dataset = read_dataset(out)
     assert dataset.captions("WalkAndWave_02") == ["walk and wave"]
     assert dataset.fps == 10 and dataset.info["statistics"]["units"] == {"cm": 1}
+    assert dataset.info["statistics"]["fk_residual_m"]["max"] < 1e-5
     expected = np.concatenate([sk.split_persons(motion)[0][::2], absent_person(len(motion[::2]))], axis=1)
     assert_same_motion(dataset.motion("WalkAndWave_02"), expected)
 
@@ -312,6 +313,11 @@ def test_humanml3d_spans_mirrors_and_person_b(tmp_path):
                        np.concatenate([persons["000002"][20:32], absent_person(12)], axis=1))
     batches, gt = read_scored_queries(out / "test_queries", out / "test_gt.csv")
     assert len(batches) == 6 and {len(batch.motion_paths) for batch in batches} == {3}
+    run(["humanml3d", tmp_path / "h3d", "--out", tmp_path / "again"])  # deterministic: same bytes
+    files = sorted(path.relative_to(out) for path in out.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(tmp_path / "again") for path in (tmp_path / "again").rglob("*")
+                           if path.is_file())
+    assert all((out / name).read_bytes() == (tmp_path / "again" / name).read_bytes() for name in files)
 
 
 def test_humanml3d_bad_inputs(tmp_path, capsys):

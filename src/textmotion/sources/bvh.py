@@ -285,7 +285,7 @@ def read_person(path: Path, joint_map: dict[str, str] | None, fps: float, units:
     positions = rig.joint_positions()[:, joints]
 
     parent_rest = rest[list(sk.PARENTS[1:])]
-    offsets = np.vstack([np.zeros(3), np.einsum("jik,jk->ji", alignment[list(sk.PARENTS[1:])],
+    offsets = np.vstack([np.zeros(3), np.einsum("jki,jk->ji", alignment[list(sk.PARENTS[1:])],
                                                  rest[1:] - parent_rest)])
     fk = sk.forward_kinematics(positions[:, 0], kept[:, 0], local_kept, offsets)
     return Person(positions, local_kept, units, rig_name, float(np.abs(fk - positions).max()))

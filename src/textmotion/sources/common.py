@@ -23,8 +23,8 @@ from textmotion import skeleton as sk
 from textmotion.errors import DataError
 from textmotion.groups import build_query_groups
 from textmotion.io import atomic_dir
-from textmotion.layout import (VAL_LIST, check_captions, check_motion, write_clip, write_dataset_info,
-                               write_id_list, write_test_set)
+from textmotion.layout import (VAL_LIST, check_captions, check_motion, read_id_list, write_clip,
+                               write_dataset_info, write_id_list, write_test_set)
 
 SPLITS = ("train", "val", "test")
 IDENTITY_6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], dtype=np.float32)
@@ -93,17 +93,13 @@ def load_array(path: Path) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def read_lines(path: Path) -> list[str]:
-    """The non-blank lines of a UTF-8 text file, stripped; DataError if unreadable."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as err:
-        raise DataError(path, f"cannot read: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not valid UTF-8 (byte {err.start})") from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def read_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of each non-blank line of a UTF-8 file, stripped (the reader of
+    train.txt, layout.read_id_list); DataError when the file is missing or unreadable."""
+    lines = read_id_list(path.parent, path.name)
+    if lines is None:
+        raise DataError(path, "file not found")
+    return lines
 
 
 def same_caption_clips(ids: Sequence[str], captions: dict[str, list[str]]) -> dict[str, set[str]]:

@@ -51,7 +51,7 @@ def read_splits(source: Path) -> dict[str, str]:
         path = source / f"{split}.txt"
         if not path.is_file():
             raise DataError(path, "split list not found (HumanML3D's train.txt, val.txt, test.txt)")
-        for clip_id in read_lines(path):
+        for _, clip_id in read_lines(path):
             if listed.setdefault(clip_id, split) != split:
                 raise DataError(path, f"id {clip_id!r} is also in {listed[clip_id]}.txt")
     return {clip_id: listed.get(original_of(clip_id), split) for clip_id, split in listed.items()}
@@ -60,7 +60,7 @@ def read_splits(source: Path) -> dict[str, str]:
 def read_texts(path: Path) -> dict[tuple[float, float], list[str]]:
     """(start, end) in seconds → captions, in file order; (0, 0) is the whole clip."""
     spans: dict[tuple[float, float], list[str]] = {}
-    for number, line in enumerate(read_lines(path), start=1):
+    for number, line in read_lines(path):
         fields = line.split("#")
         try:
             start, end = (float(value) for value in fields[2:4])

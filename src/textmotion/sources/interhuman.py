@@ -48,13 +48,13 @@ def read_splits(source: Path, ids: list[str]) -> tuple[dict[str, str], dict]:
     """Clip id → split for the ids that have files, and counts of what was left out."""
     lists = {split: split_file(source, f"{split}.txt") for split in ("train", "val", "test")}
     ignore_path = split_file(source, "ignore_list.txt")
-    ignored = set(read_lines(ignore_path)) if ignore_path else set()
+    ignored = {clip for _, clip in read_lines(ignore_path)} if ignore_path else set()
     if not any(lists.values()):
         return {clip: "train" for clip in ids if clip not in ignored}, {"ignored": len(ignored & set(ids)),
                                                                           "in_no_split": 0}
     known, splits = set(ids), {}
     for split, path in lists.items():
-        for clip in read_lines(path) if path else []:
+        for _, clip in read_lines(path) if path else []:
             if clip in ignored:
                 continue
             if clip not in known:
@@ -89,7 +89,7 @@ def read_interhuman(source: Path, fps: float | None) -> tuple[Iterator[Clip], di
                        for person in PERSONS]
             n_frames = min(len(person) for person in persons)
             counts["persons_cut_to_shorter"] += len({len(person) for person in persons}) > 1
-            captions = read_lines(source / "annots" / f"{clip_id}.txt")
+            captions = [caption for _, caption in read_lines(source / "annots" / f"{clip_id}.txt")]
             if not captions:
                 raise DataError(source / "annots" / f"{clip_id}.txt", "no caption")
             counts["captions_dropped"] += max(0, len(captions) - MAX_CAPTIONS)
