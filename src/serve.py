@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -91,6 +94,26 @@ def create_app(retriever: Retriever, indexed: IndexedGallery) -> FastAPI:
         return clip_payload(clip_id, gallery.motion(index_of[clip_id]), gallery.fps)
 
     return app
+
+
+@contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` from a background thread (port 0: any free one); yields its base URL."""
+    import uvicorn
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+    try:
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

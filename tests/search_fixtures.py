@@ -67,3 +67,4 @@ def train_tiny_model(root: Path, epochs: int = 30) -> Path:
               "swap_probability": 0.0, "threads": 1, "device": "cpu"}
     train(TINY_MODEL, params)
     return root / "models"
+

@@ -66,7 +66,6 @@ export class Stage {
         this.canvas = canvas;
         this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
         this.renderer.setPixelRatio(window.devicePixelRatio);
-        this.renderer.setClearColor(0xffffff, 0);
         this.views = [];
         this.start = performance.now();
         this.renderer.setAnimationLoop(() => this.draw());
@@ -91,7 +90,7 @@ export class Stage {
         grid.position.set(centre.x, 0, centre.z);
         scene.add(grid);
         const camera = new THREE.PerspectiveCamera(40, 1, 0.05, 100);
-        const distance = 1.3 * Math.max(size.x, size.y, size.z, 2) / Math.tan(THREE.MathUtils.degToRad(20));
+        const distance = 0.8 * Math.max(size.x, size.y, size.z, 2) / Math.tan(THREE.MathUtils.degToRad(20));
         const target = new THREE.Vector3(centre.x, size.y / 2, centre.z);
         camera.position.copy(target).add(new THREE.Vector3(0.5, 0.35, 0.8).normalize().multiplyScalar(distance));
         const controls = new OrbitControls(camera, element);
@@ -107,6 +106,7 @@ export class Stage {
             this.renderer.setSize(width, height, false);
         }
         this.renderer.setScissorTest(false);
+        this.renderer.setClearColor(0xffffff, 0);  // a view's background changed the clear colour
         this.renderer.clear();
         this.renderer.setScissorTest(true);
         const seconds = (performance.now() - this.start) / 1000;
