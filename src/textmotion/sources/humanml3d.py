@@ -61,7 +61,7 @@ def read_texts(path: Path) -> dict[tuple[float, float], list[str]]:
     """(start, end) in seconds → captions, in file order; (0, 0) is the whole clip."""
     spans: dict[tuple[float, float], list[str]] = {}
     for number, line in read_lines(path):
-        fields = line.split("#")
+        fields = line.rsplit("#", 3)  # a caption may hold a "#" itself
         try:
             start, end = (float(value) for value in fields[2:4])
         except ValueError:
