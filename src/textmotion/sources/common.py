@@ -132,12 +132,13 @@ def write_source(out: Path, source: Path, clips: Iterable[Clip], info: dict, n_c
     `info` (source, fps, up_axis, ...) is completed with the split sizes and frame counts.
     """
     ids: dict[str, list[str]] = {split: [] for split in SPLITS}
-    test_paths, test_captions, frames = {}, {}, []
+    test_paths, test_captions, frames, seen = {}, {}, [], set()
     with atomic_dir(out) as root:
         staging = root / TEST_STAGING
         for clip in clips:
-            if clip.clip_id in test_paths or clip.clip_id in ids["train"] + ids["val"]:
+            if clip.clip_id in seen:
                 raise DataError(source, f"two clips are both named {clip.clip_id!r}")
+            seen.add(clip.clip_id)
             if clip.split == "test":
                 staging.mkdir(exist_ok=True)
                 path = staging / f"{clip.clip_id}.npy"
