@@ -1,4 +1,5 @@
-"""The search page and evaluate's standalone results page in headless Chromium, network cut.
+"""In headless Chromium with the network cut: the search page, evaluate's standalone results
+page, and the page `dvc plots show` writes with this repo's template and vendored vega.
 
 Skips, saying why, where Chromium or chromedriver is missing (Debian: apt-get install chromium
 chromium-driver; .ci/run installs them when it can).
@@ -6,6 +7,8 @@ chromium-driver; .ci/run installs them when it can).
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +31,7 @@ CHROMIUM = browser.find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="browser tests skipped: Chromium or chromedriver not found "
                              "(Debian: apt-get install chromium chromium-driver)")
+DVC = str(Path(sys.executable).parent / "dvc")
 PERSON_A_RGB = np.array([0x1f, 0x4e, 0x9c])  # render.PERSON_COLOURS[0][0], lit by the scene
 
 
@@ -113,3 +117,39 @@ def test_results_page_plays_from_a_file_offline(session, tmp_path):
     for card in range(2):  # the first row (the page may scroll below)
         assert figure_pixels(view_pixels(session, image, card)) > 50
     assert console_errors(session) == []
+
+
+@pytest.fixture(scope="module")
+def plots_repo(tmp_path_factory) -> Path:
+    """A fresh DVC project with this repo's plots template, vendored scripts and DVC config
+    (as a clone has them: no node_modules), and two vega plots."""
+    root = tmp_path_factory.mktemp("plots")
+    shutil.copytree(REPO / "tools" / "vendor", root / "tools" / "vendor")
+    shutil.copy(REPO / "tools" / "dvc_plots_offline.html", root / "tools")
+    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=root, check=True)
+    shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
+    (root / "loss.csv").write_text("step,loss\n0,2.0\n1,1.2\n2,0.7\n")
+    (root / "recall.csv").write_text("k,recall\n1,0.8\n2,0.9\n3,0.95\n")
+    (root / "dvc.yaml").write_text("plots:\n  - loss.csv:\n      x: step\n      y: loss\n"
+                                   "  - recall.csv:\n      x: k\n      y: recall\n")
+    return root
+
+
+def drawn_charts(session, page: Path) -> tuple[int, str | None]:
+    """(vega charts drawn, the missing-scripts hint if shown) of a dvc plots page."""
+    session.get(page.as_uri())
+    time.sleep(2)
+    return session.execute_script(
+        "return [[...document.querySelectorAll('div[id]')].filter(d => d.querySelector('canvas, svg')).length,"
+        " (document.getElementById('vega-missing') || {}).textContent || null]")
+
+
+def test_dvc_plots_show_draws_every_chart_offline_without_npm(session, plots_repo):
+    subprocess.run([DVC, "plots", "show"], cwd=plots_repo, check=True, capture_output=True)
+    assert drawn_charts(session, plots_repo / "dvc_plots" / "index.html") == [2, None]
+
+
+def test_dvc_plots_page_away_from_the_repo_says_why_charts_are_missing(session, plots_repo, tmp_path):
+    subprocess.run([DVC, "plots", "show", "-o", tmp_path / "away"], cwd=plots_repo, check=True, capture_output=True)
+    drawn, hint = drawn_charts(session, tmp_path / "away" / "index.html")
+    assert drawn == 0 and hint.startswith("Charts not drawn") and "\n" not in hint
