@@ -36,7 +36,7 @@ PREFIX_PROB = 0.12
 BASE, SINGULAR, GERUND, PAST = "base", "singular", "gerund", "past"
 DOUBLED_FINAL_CONSONANT = {"sit", "run", "squat", "hop", "spin", "clap", "stop", "get", "tug", "hug",
                            "step", "jog", "trot", "dip", "drag", "slap", "grip", "plop", "wag", "jab",
-                           "put", "hit", "nod", "wrap", "sidestep"}
+                           "put", "hit", "nod", "wrap"}
 IRREGULAR = {  # base -> (singular, gerund, past)
     "be": ("is", "being", "was"), "boogie": ("boogies", "boogieing", "boogied"),
     "flee": ("flees", "fleeing", "fled")}
@@ -305,6 +305,8 @@ class _Renderer:
         text = conjugate(clause.phrase, form or self.finite, clause.plural, self.finite)
         if clause.has_object:
             text = text.replace("{obj}", self.discourse.other_of(clause.subject))
+        if clause.ends_with_relative:  # "the same person" would now read as the other one
+            self.discourse.last_subject = None
         return text
 
     def full_clause(self, clause: _Clause) -> str:

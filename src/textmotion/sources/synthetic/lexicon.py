@@ -45,8 +45,7 @@ SOLO = {
         train=("[walk] {direction}{speed}",
                "[take some steps] {direction}{speed}", "[go] {direction}{speed}",
                "[take a few steps] {direction}{speed}", "[walk] {direction}{speed} for a few steps",
-               "when direction=left|right: [sidestep] {direction}{speed}",
-               "when direction=left|right: [side-step] {direction}{speed}"),
+               "when direction=left|right: [head off] {direction}{speed}"),
         novel=("when speed=slow|normal: [stroll] {direction}{speed}",
                "when speed=slow: [amble] {direction}{speed}",
                "[tread] {direction}{speed}",
@@ -54,7 +53,7 @@ SOLO = {
                "when speed=normal|fast: [stride] {direction}{speed}",
                "when direction=backward: [back up]{speed}",
                "when direction=backward: [retreat step by step]{speed}",
-               "when direction=left|right: [shuffle sideways] {direction}{speed}")),
+               "when direction=left|right: [veer off] {direction}{speed}")),
     "run": Split(
         train=("[run] {direction}", "[jog] {direction}", "[sprint] {direction}",
                "[run] {direction} at a jog"),
@@ -198,7 +197,7 @@ ASYMMETRIC_ACTIVE = {
                    novel=("[pursue] {obj}", "[tear off in pursuit of] {obj}", "[hunt down] {obj} at full speed")),
     "punch_dodge": Split(train=("[punch at] {obj}, who [<dodge>]", "[throw a punch at] {obj}, who [<dodge>] it",
                                 "[swing a punch at] {obj}, who [<dodge>] it"),
-                         novel=("[take a swing at] {obj}, who [<duck> out of the way]",
+                         novel=("[take a swing at] {obj}, who [<lean> out of the way]",
                                 "[jab at] {obj}, who [<evade>] the blow")),
 }
 ASYMMETRIC_PASSIVE = {
@@ -211,7 +210,7 @@ ASYMMETRIC_PASSIVE = {
     "chase": Split(train=("[be chased] by {obj}", "[run away from] {obj}"),
                    novel=("[be pursued] by {obj}", "[flee from] {obj}")),
     "punch_dodge": Split(train=("[dodge] a punch from {obj}", "[dodge] a punch thrown by {obj}"),
-                         novel=("[evade] a blow from {obj}", "[duck] a swing from {obj}")),
+                         novel=("[evade] a blow from {obj}", "[lean away from] a swing by {obj}")),
 }
 
 # ---- attribute values -----------------------------------------------------------------------
@@ -220,9 +219,9 @@ DIRECTION = {
                      novel=("[in a straight line]", "[straight on]", "[to the front]")),
     "backward": Split(train=("backward", "backwards"),
                       novel=("[in reverse]", "[rearward]")),
-    "left": Split(train=("to the left", "left", "sideways to the left", "toward the left"),
+    "left": Split(train=("to the left", "left", "off to the left", "toward the left"),
                   novel=("[leftward]", "[to their left]", "[toward their left side]")),
-    "right": Split(train=("to the right", "right", "sideways to the right", "toward the right"),
+    "right": Split(train=("to the right", "right", "off to the right", "toward the right"),
                    novel=("[rightward]", "[to their right]", "[toward their right side]")),
 }
 SPEED = {
