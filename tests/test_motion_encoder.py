@@ -1,11 +1,12 @@
-"""Motion encoder: shapes, normalisation, and invariance to padding with the mask on."""
+"""Motion encoder: shapes, normalisation, invariance to padding with the mask on, the packed
+forward against PyTorch's own TransformerEncoder, and the CPU dropout."""
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from textmotion.motion_encoder import MotionEncoder
+from textmotion.motion_encoder import DROPOUT_RESOLUTION, MotionEncoder, fast_dropout
 
 
 def encoder(**overrides) -> MotionEncoder:
@@ -66,3 +67,44 @@ def test_gradients_reach_every_parameter():
     loss = F.mse_loss(model(*batch([10, 25], 25)), torch.zeros(2, 24))
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("padding_mask", [True, False])
+@pytest.mark.parametrize("patch_size", [1, 3])
+def test_packed_forward_and_gradients_equal_pytorchs_transformer(padding_mask, patch_size):
+    model = encoder(padding_mask=padding_mask, patch_size=patch_size)  # eval: no dropout
+    inputs = batch([10, 25, 7], 25)
+    results = []
+    for forward in (model.forward, model.reference_forward):
+        model.zero_grad()
+        embeddings = forward(*inputs)
+        (embeddings * torch.linspace(-1, 1, embeddings.shape[1])).sum().backward()
+        results.append((embeddings.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (fast, fast_grads), (reference, reference_grads) = results
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=0)
+    for name, grad in reference_grads.items():
+        torch.testing.assert_close(fast_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_training_mode_is_reproducible_from_torch_seed():
+    model = encoder(dropout=0.3).train()
+    inputs = batch([12, 20], 20)
+    torch.manual_seed(5)
+    first = model(*inputs)
+    torch.manual_seed(5)
+    torch.testing.assert_close(model(*inputs), first, atol=0, rtol=0)
+
+
+def test_fast_dropout_rate_scale_and_gradient():
+    torch.manual_seed(0)
+    x = torch.ones(200_000, requires_grad=True)
+    out = fast_dropout(x, 0.1)
+    kept = out != 0
+    dropped = round(0.1 * DROPOUT_RESOLUTION)
+    scale = DROPOUT_RESOLUTION / (DROPOUT_RESOLUTION - dropped)
+    assert abs(kept.float().mean().item() - 0.9) < 0.003        # ~6 standard deviations
+    torch.testing.assert_close(out[kept], torch.full((int(kept.sum()),), scale))
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, out.detach())              # the same mask and scale
+    assert not torch.equal(fast_dropout(x, 0.1) != 0, kept)        # a fresh mask each call
+    assert fast_dropout(x, 0.0) is x
