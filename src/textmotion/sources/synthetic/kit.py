@@ -31,7 +31,7 @@ import numpy as np
 
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import QueryGroup
-from textmotion.io import atomic_path
+from textmotion.io import write_json
 from textmotion.sources.synthetic import vocabulary as vocab
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import BOTH, sample_spec, validate_spec
@@ -216,16 +216,18 @@ def map_caption(caption: str) -> KitMatch | None:
 
 
 # ---- the derived query set -------------------------------------------------------------------
-def _read_kit(kit_root: Path) -> tuple[dict, list[str]]:
-    annotations_path, split_path = kit_root / "annotations.json", kit_root / "splits" / "test.txt"
+def _read_text(path: Path) -> str:
     try:
-        annotations = json.loads(annotations_path.read_text(encoding="utf-8"))
-        test_ids = split_path.read_text(encoding="utf-8").split()
+        return path.read_text(encoding="utf-8")
     except OSError as err:
-        raise DataError(err.filename or kit_root, f"cannot read: {err.strerror or err}") from err
+        raise DataError(path, f"cannot read: {err.strerror or err}") from err
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(_read_text(path))
     except json.JSONDecodeError as err:
-        raise DataError(annotations_path, f"not valid JSON: {err}") from err
-    return annotations, test_ids
+        raise DataError(path, f"not valid JSON: {err}") from err
 
 
 def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
@@ -233,7 +235,8 @@ def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
 
     Mirrored clips (ids starting with M) are left out: their captions are the originals with
     left and right swapped by a program, not wording people wrote."""
-    annotations, test_ids = _read_kit(Path(kit_root))
+    annotations = _read_json(Path(kit_root) / "annotations.json")
+    test_ids = _read_text(Path(kit_root) / "splits" / "test.txt").split()
     queries, n_captions = [], 0
     originals = [clip_id for clip_id in test_ids if not clip_id.startswith("M")]
     for clip_id in originals:
@@ -255,21 +258,14 @@ def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
 
 
 def write_queries(path: str | Path, queries: list[dict], counts: dict) -> None:
-    content = {"source": "KIT Motion-Language Dataset (Plappert et al., 2016), test split of TMR "
-                         "(Petrovich et al., 2023); captions mapped by textmotion.sources.synthetic.kit",
-               "counts": counts, "queries": queries}
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+    write_json(path, {"source": "KIT Motion-Language Dataset (Plappert et al., 2016), test split of TMR "
+                                "(Petrovich et al., 2023); captions mapped by textmotion.sources.synthetic.kit",
+                      "counts": counts, "queries": queries})
 
 
 def load_queries(path: str | Path) -> list[dict]:
     """Read and check a derived query set: each query's spec is valid and one solo action."""
-    try:
-        content = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise DataError(path, f"cannot read: {err.strerror or err}") from err
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON: {err}") from err
+    content = _read_json(Path(path))
     queries = content.get("queries") if isinstance(content, dict) else None
     if not isinstance(queries, list) or not queries:
         raise DataError(path, 'expected {"queries": [...]} with at least one query')

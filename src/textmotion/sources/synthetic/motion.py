@@ -611,6 +611,15 @@ def _face_to_face(animator: Animator, states: list[PersonState], gap: float, mov
     return phases + [pieces]
 
 
+def _one_acts_on_other(animator: Animator, actor: int, states: list[PersonState], gap: float,
+                       seconds: float, act: Callable[[Piece, Piece, np.ndarray, np.ndarray], None]
+                       ) -> list[list[Piece]]:
+    """Face to face, only the actor closing in; `act(hit, react, s, env)` shapes the actor's
+    and the other's pieces."""
+    return _face_to_face(animator, states, gap, (actor,), seconds,
+                         lambda pieces, s, env: act(pieces[actor], pieces[1 - actor], s, env))
+
+
 @motion_of("bow_to_each_other")
 def bow_to_each_other(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
     def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
@@ -649,8 +658,7 @@ def dance_facing(animator: Animator, actor: int, states: list[PersonState]) -> l
 def punch_dodge(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
     other = 1 - actor
 
-    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
-        hit, react = pieces[actor], pieces[other]
+    def act(hit: Piece, react: Piece, s: np.ndarray, env: np.ndarray) -> None:
         n = len(s)
         for side in ("left", "right"):
             animator.arm(hit.angles, side, raise_forward=-0.8 * env, across=0.3 * env,
@@ -663,15 +671,14 @@ def punch_dodge(animator: Animator, actor: int, states: list[PersonState]) -> li
         react.angles[:, J["spine2"], 2] += 0.45 * dodge
         react.angles[:, J["spine3"], 2] += 0.3 * dodge
         react.xz = react.xz - 0.3 * dodge[:, None] * facing(react.yaw)
-    return _face_to_face(animator, states, 0.65, (actor,), 1.8, act)
+    return _one_acts_on_other(animator, actor, states, 0.65, 1.8, act)
 
 
 @motion_of("push")
 def push(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
     other = 1 - actor
 
-    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
-        hit, react = pieces[actor], pieces[other]
+    def act(hit: Piece, react: Piece, s: np.ndarray, env: np.ndarray) -> None:
         n = len(s)
         react.xz = react.xz - 0.9 * smoothstep((s - 0.6) / 0.7)[:, None] * facing(react.yaw)
         thrust = np.exp(-((s - 0.65) / 0.2) ** 2)
@@ -688,16 +695,13 @@ def push(animator: Animator, actor: int, states: list[PersonState]) -> list[list
         for side in ("left", "right"):
             animator.arm(react.angles, side, raise_forward=-1.0 * stumble, raise_side=0.5 * stumble)
         animator.add_steps(react.angles, n, 0.35, 1.6, backward=True, env=stumble)
-    return _face_to_face(animator, states, 0.65, (actor,), 2.0, act)
+    return _one_acts_on_other(animator, actor, states, 0.65, 2.0, act)
 
 
 @motion_of("pull")
 def pull(animator: Animator, actor: int, states: list[PersonState]) -> list[list[Piece]]:
-    other = 1 - actor
-
-    def act(pieces: list[Piece], s: np.ndarray, env: np.ndarray) -> None:
+    def act(hit: Piece, react: Piece, s: np.ndarray, env: np.ndarray) -> None:
         # The actor walks backward, dragging the other by the wrist.
-        hit, react = pieces[actor], pieces[other]
         n = len(s)
         drag = smoothstep((s - 0.5) / (n / animator.fps - 0.7))
         distance = 1.4
@@ -712,9 +716,9 @@ def pull(animator: Animator, actor: int, states: list[PersonState]) -> list[list
         hands = (hit.xz + react.xz) / 2
         grip = np.column_stack([hands[:, 0], np.full(n, 0.62 * min(st.height for st in states)),
                                 hands[:, 1]])
-        for piece, state in ((hit, states[actor]), (react, states[other])):
+        for piece, state in ((hit, states[actor]), (react, states[1 - actor])):
             animator.reach(piece, "right", state.height, grip, env)
-    return _face_to_face(animator, states, 0.5, (actor,), 2.6, act)
+    return _one_acts_on_other(animator, actor, states, 0.5, 2.6, act)
 
 
 @motion_of("follow")
