@@ -352,10 +352,11 @@ def build_kit_groups(queries: list[dict], n_candidates: int = 32, hard_fraction:
     motions = {clip: synthesize(spec, np.random.default_rng([seed, index]), fps)
                for index, (clip, spec) in enumerate(specs.items())}
     actions = {clip: {segment["action"] for segment in spec["segments"]} for clip, spec in specs.items()}
-    groups, hard_counts = [], []
+    groups, hard_counts, excluded = [], [], []
     for index, query in enumerate(queries):
         answer = ids[index]
         allowed = [clip for clip in ids if clip != answer and not indistinguishable(query, specs[clip])]
+        excluded.append(len(ids) - 1 - len(allowed))
         related = {query["action"], *CONFUSABLE.get(query["action"], ())}
         hard = [clip for clip in allowed if actions[clip] & related]
         n_others = min(n_candidates - 1, len(allowed))
@@ -370,7 +371,8 @@ def build_kit_groups(queries: list[dict], n_candidates: int = 32, hard_fraction:
         hard_counts.append(take)
     report = {"n_groups": len(groups), "n_candidates": n_candidates, "pool_clips": len(ids),
               "hard_negatives_min": int(min(hard_counts)),
-              "hard_negatives_mean": round(float(np.mean(hard_counts)), 3)}
+              "hard_negatives_mean": round(float(np.mean(hard_counts)), 3),
+              "indistinguishable_excluded_mean": round(float(np.mean(excluded)), 3)}
     return KitGroups(groups, specs, motions, report)
 
 

@@ -45,6 +45,7 @@ SOLO = {
         train=("[walk] {direction}{speed}",
                "[take some steps] {direction}{speed}", "[go] {direction}{speed}",
                "[take a few steps] {direction}{speed}", "[walk] {direction}{speed} for a few steps",
+               "make [a few steps] {direction}{speed}", "[walk] {direction}{speed} across the room",
                "when direction=left|right: [head off] {direction}{speed}"),
         novel=("when speed=slow|normal: [stroll] {direction}{speed}",
                "when speed=slow: [amble] {direction}{speed}",
@@ -56,7 +57,8 @@ SOLO = {
                "when direction=left|right: [veer off] {direction}{speed}")),
     "run": Split(
         train=("[run] {direction}", "[jog] {direction}", "[sprint] {direction}",
-               "[run] {direction} at a jog"),
+               "[run] {direction} at a jog", "[jog] {direction} for a few meters",
+               "[sprint] {direction} for a short distance"),
         novel=("[dash] {direction}", "[race] {direction}", "[trot] {direction}",
                "[bolt] {direction}", "[speed off] {direction}")),
     "jump": Split(
@@ -72,48 +74,51 @@ SOLO = {
                "[plop down] onto a seat", "[perch] on a stool")),
     "stand_up": Split(
         train=("[stand up]", "[get up]", "[rise to their feet]",
-               "[stand up] from a seated position", "[get up] from the chair"),
+               "[stand up] from a seated position", "[get up] from the chair", "[stand up] from sitting"),
         novel=("[get to their feet]", "[come up] out of the seat", "[straighten up] off the stool",
                "[return to an upright stance]")),
     "squat": Split(
         train=("[squat] {count}", "[squat down] {count}", "[crouch down] {count}",
+               "[squat down] and <get> up again {count}",
                "[do] {n:squat}", "[perform] {n:squat}"),
         novel=("[carry out] {n:deep knee bend}", "[dip down] and <come> back up {count}",
                "[sink down] and <rise> again {count}", "[bend their knees] deeply {count}",
                "[execute] {n:knee bend}")),
     "wave": Split(
-        train=("[wave] {hand}", "[wave] hello {hand}", "[wave] goodbye {hand}"),
+        train=("[wave] {hand}", "[wave] hello {hand}", "[wave] goodbye {hand}", "[wave] {arm}",
+               "[wave] {arm} above the head"),
         novel=("[wag] {arm} overhead in greeting", "[say hi] {hand}",
                "[signal] a greeting {hand}",
                "[sway] {arm} from side to side above the head")),
     "raise_arms": Split(
         train=("[raise] {arm}", "[lift] {arm}", "[raise] {arm} up", "[lift] {arm} up high",
-               "[put] {arm} up"),
+               "[put] {arm} up", "[raise] {arm} above the head", "[raise] {arm} into the air"),
         novel=("[hold] {arm} up in the air", "[extend] {arm} overhead",
                "[thrust] {arm} skyward", "[elevate] {arm} above the head")),
     "clap": Split(
-        train=("[clap]", "[clap] their hands", "[clap hands]", "[clap] a few times"),
+        train=("[clap]", "[clap] their hands", "[clap hands]", "[clap] a few times",
+               "[clap] their hands together"),
         novel=("[applaud]", "[give a round of applause]",
                "[bring their palms together] repeatedly", "[beat their palms together] again and again")),
     "kick": Split(
         train=("[kick] with the {side} leg", "[kick] with the {side} foot",
                "[kick] with their {side} leg", "[do] a kick with the {side} foot",
-               "[kick] forward with the {side} leg"),
+               "[kick] forward with the {side} leg", "[kick] the air with the {side} foot"),
         novel=("[lash out] with the {side} foot", "[strike out] with the {side} leg",
                "[fling] the {side} leg out in a strike", "[launch] the {side} foot forward")),
     "punch": Split(
         train=("[punch] {count} with the {side} fist", "[punch] with the {side} hand {count}",
                "[throw] {n:punch} with the {side} arm", "[punch] the air with the {side} fist {count}",
-               "[box] with the {side} hand {count}"),
+               "[box] with the {side} hand {count}", "[punch] forward with the {side} fist {count}"),
         novel=("[jab] {count} with the {side} fist", "[strike] the air with the {side} fist {count}",
                "[deliver] {n:jab} with the {side} hand", "[hit] out with the {side} fist {count}")),
     "turn_around": Split(
         train=("[turn around]", "[turn] 180 degrees", "[turn] to face the opposite direction",
-               "[turn] around on the spot"),
+               "[turn] around on the spot", "[turn around] in place"),
         novel=("[make an about-face]", "[swivel] round to face backwards",
                "[pivot] on the spot to face the opposite way", "[rotate] by half a circle")),
     "bow": Split(
-        train=("[bow]", "[take a bow]", "[bow] politely", "[bow] deeply"),
+        train=("[bow]", "[take a bow]", "[bow] politely", "[bow] deeply", "[bow] forward"),
         novel=("[bend] forward at the waist respectfully", "[incline] their torso respectfully",
                "[lean] forward from the hips in a polite gesture")),
     "spin": Split(
@@ -122,13 +127,14 @@ SOLO = {
                "[whirl] round in a full circle")),
     "hop": Split(
         train=("[hop] on the {side} foot {count}", "[hop] {count} on the {side} leg",
-               "[hop] on their {side} foot {count}", "[do] {n:hop} on the {side} leg"),
+               "[hop] on their {side} foot {count}", "[do] {n:hop} on the {side} leg",
+               "[hop] up and down on the {side} leg {count}"),
         novel=("[bounce] on the {side} foot {count}", "[bounce] {count} on their {side} leg",
                "[balance] on the {side} leg and <bounce> {count}",
                "[carry out] {n:one-legged bounce} on the {side} foot")),
     "stretch": Split(
         train=("[stretch]", "[stretch] their body", "[do some stretching]",
-               "[stretch] their arms up and out"),
+               "[stretch] their arms up and out", "[stretch] out their arms"),
         novel=("[limber up]", "[loosen up] their body", "[warm up] their muscles",
                "[work out the stiffness] with some reaching")),
 }
