@@ -42,10 +42,8 @@ DEFAULT_VALUES = {"direction": "forward", "speed": "normal", "count": 1, "hand":
 SUBJECT = re.compile(r"^(?:(?:a|an|the|one|some)\s+)?(?:person|human(?: being)?|man|woman|subject|figure|"
                      r"individual|guy|character|actor|someone|somebody|some one|he|she)\s+(?:is\s+)?")
 THEIR = r"(?:his|her|their|its|the|one's)"
-COUNT_WORDS = {"once": 1, "one time": 1, "a single time": 1, "twice": 2, "two times": 2, "2 times": 2,
-               "three times": 3, "3 times": 3, "thrice": 3}
+COUNTS = {1: r"once|one time|a single time", 2: r"twice|two times|2 times", 3: r"three times|3 times|thrice"}
 CARDINALS = {"a": 1, "one": 1, "a single": 1, "single": 1, "1": 1, "two": 2, "2": 2, "three": 3, "3": 3}
-COUNT = "|".join(sorted(map(re.escape, COUNT_WORDS), key=len, reverse=True))
 CARDINAL = "|".join(sorted(map(re.escape, CARDINALS), key=len, reverse=True))
 
 
@@ -92,13 +90,11 @@ RULES: dict[str, tuple[str, list[Modifier]]] = {
             _values("direction", {k: WALK_DIRECTIONS[k] for k in ("forward", "left", "right")})
             + [Modifier(r"fast|quickly")] + FILLERS["locomotion"]),
     "jump": (rf"jump(?:s|ing|ed)?(?: up)?(?: and down)?|(?:does|performs|doing|performing) (?:{CARDINAL}) jumps?",
-             _values("count", {n: c for n, c in ((1, r"once|one time|a single time"),
-                                                 (2, r"twice|two times|2 times"),
-                                                 (3, r"three times|3 times|thrice"))})
+             _values("count", COUNTS)
              + [Modifier(rf"with both (?:of\s+)?{THEIR}?\s*(?:legs|feet)|vertically|straight up|up")]
              + FILLERS["in_place"]),
     "squat": (rf"squat(?:s|ting|ted)?(?: down)?|(?:does|performs|doing|performing) (?:{CARDINAL}) squats?",
-              _values("count", {1: r"once|one time", 2: r"twice|two times|2 times", 3: r"three times|3 times"})
+              _values("count", COUNTS)
               + FILLERS["in_place"]),
     "sit_down": (r"sit(?:s|ting)? down|sat down|takes a seat|sits",
                  [Modifier(r"(?:on|onto) (?:a|the) (?:chair|stool|seat|bench|box)")]),
@@ -116,7 +112,7 @@ RULES: dict[str, tuple[str, list[Modifier]]] = {
              _values("side", LIMBS) + [Modifier(r"something|forwards?|in the air|once")]),
     "punch": (rf"punch(?:es|ing|ed)?|box(?:es|ing)|(?:throws|does|performs|throwing) (?:{CARDINAL}) punch(?:es)?",
               _values("side", FISTS)
-              + _values("count", {1: r"once|one time", 2: r"twice|two times|2 times", 3: r"three times|3 times"})
+              + _values("count", COUNTS)
               + [Modifier(r"something|forwards?|in the air|into the air")]),
     "turn_around": (r"turn(?:s|ing|ed)?",
                     [Modifier(r"around|round|180 degrees?|by 180 degrees?|about"),
@@ -128,7 +124,7 @@ RULES: dict[str, tuple[str, list[Modifier]]] = {
              [Modifier(rf"around|round|360 degrees|once|around {THEIR} (?:own )?axis")] + FILLERS["in_place"]),
     "hop": (r"hop(?:s|ping|ped)?|jump(?:s|ing|ed)?",
             _values("side", HOP_SIDES)
-            + _values("count", {1: r"once|one time", 2: r"twice|two times|2 times", 3: r"three times|3 times"})
+            + _values("count", COUNTS)
             + [Modifier(r"on one (?:leg|foot)|up and down")] + FILLERS["in_place"]),
     "stretch": (r"stretch(?:es|ing|ed)?|(?:does|performs) (?:some )?stretch(?:es|ing)(?: exercises)?",
                 [Modifier(rf"{THEIR} (?:arms|body|whole body)|out")]),
