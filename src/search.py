@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from textmotion.errors import run_cli
-from textmotion.gallery import EmbeddingCache, default_cache_dir, gallery_files, pipeline_defaults
+from textmotion.gallery import EmbeddingCache, check_gallery, default_cache_dir, pipeline_defaults
 from textmotion.render import render_gif
 from textmotion.retrieval import Hit, Retriever
 from textmotion.upright import y_up
@@ -61,7 +61,7 @@ def render_hits(out_dir: Path, indexed, hits: list[Hit]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    gallery_files(args.gallery)  # a wrong folder fails before the slow model load
+    check_gallery(args.gallery)  # a wrong folder fails before the slow model load
     retriever = Retriever.load(args.model)
     started = time.perf_counter()
     indexed = EmbeddingCache(args.cache).index(args.gallery, retriever)

@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from textmotion.errors import run_cli
-from textmotion.gallery import (EmbeddingCache, IndexedGallery, default_cache_dir, gallery_files,
+from textmotion.gallery import (EmbeddingCache, IndexedGallery, check_gallery, default_cache_dir,
                                 pipeline_defaults)
 from textmotion.retrieval import Retriever
 from textmotion.web import ASSETS, INDEX, clip_payload
@@ -135,7 +135,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
     args = parse_args(argv)
-    gallery_files(args.gallery)  # a wrong folder fails before the slow model load
+    check_gallery(args.gallery)  # a wrong folder fails before the slow model load
     retriever = Retriever.load(args.model)
     indexed = EmbeddingCache(args.cache).index(args.gallery, retriever)
     print(f"{len(indexed.gallery)} clips of {args.gallery} under {args.model}: "

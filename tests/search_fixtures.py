@@ -3,11 +3,15 @@ motions (synthesised from specs) and a tiny model trained on it for a few second
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
+from textmotion.gallery import EmbeddingCache
 from textmotion.layout import write_clip
+from textmotion.retrieval import Retriever
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import validate_spec
 from textmotion.store import MotionStore, NormStats
@@ -68,3 +72,12 @@ def train_tiny_model(root: Path, epochs: int = 30) -> Path:
     train(TINY_MODEL, params)
     return root / "models"
 
+
+@contextmanager
+def served_gallery(root: Path) -> Iterator[str]:
+    """The gallery and its tiny trained model behind src/serve.py's app; yields the base URL."""
+    import serve
+    gallery, model = write_gallery(root / "gallery"), train_tiny_model(root)
+    retriever = Retriever.load(model, device="cpu")
+    with serve.running(serve.create_app(retriever, EmbeddingCache(root / "cache").index(gallery, retriever))) as url:
+        yield url

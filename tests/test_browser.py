@@ -17,15 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, gallery_clips, train_tiny_model, write_gallery
-from textmotion.gallery import EmbeddingCache
-from textmotion.retrieval import Retriever
+import serve  # src/serve.py
+from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, gallery_clips, served_gallery
 from textmotion.web import ResultSection, ShownClip, write_results_page
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-import search_page_screenshot as browser  # noqa: E402
-import serve  # noqa: E402  (src/serve.py, on the path through search_page_screenshot)
+import search_page_screenshot as browser  # noqa: E402  (tools/search_page_screenshot.py)
 
 CHROMIUM = browser.find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -43,10 +41,7 @@ def session():
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser")
-    gallery, model = write_gallery(root / "gallery"), train_tiny_model(root)
-    retriever = Retriever.load(model, device="cpu")
-    with serve.running(serve.create_app(retriever, EmbeddingCache(root / "cache").index(gallery, retriever))) as url:
+    with served_gallery(tmp_path_factory.mktemp("browser")) as url:
         yield url
 
 

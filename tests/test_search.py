@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import search  # src/search.py
 from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, train_tiny_model, write_gallery
 from textmotion.gallery import EmbeddingCache, gallery_signature, read_gallery
 from textmotion.layout import QueryBatch, motion_path
@@ -17,8 +18,6 @@ from textmotion.retrieval import Retriever, rank_candidates
 from textmotion.upright import up_vector, y_up, y_up_positions
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-import search  # noqa: E402  (the CLI module, src/search.py)
 
 
 @pytest.fixture(scope="module")

