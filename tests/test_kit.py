@@ -9,9 +9,12 @@ from textmotion import skeleton as sk
 from textmotion.errors import DataError
 from textmotion.sources.synthetic import vocabulary as vocab
 from textmotion.sources.synthetic.kit import (build_kit_groups, derive_queries, indistinguishable,
-                                              load_queries, map_caption)
+                                              load_queries, map_caption, write_queries)
 
 QUERY_SET = Path(__file__).resolve().parents[1] / "resources" / "kit_test_queries.json"
+# KIT's own annotations, beside the repository (shared/ is there for developers and CI); never shipped
+KIT_ANNOTATIONS = Path(__file__).resolve().parents[2] / "shared" / "data" / "kitml" / "annotations.json"
+needs_kit = pytest.mark.skipif(not KIT_ANNOTATIONS.exists(), reason=f"KIT annotations not found at {KIT_ANNOTATIONS}")
 
 
 @pytest.mark.parametrize("caption, action, stated", [
@@ -82,6 +85,14 @@ def test_derive_queries_maps_the_test_split_and_leaves_mirrored_clips_out(tmp_pa
                                                 "speed": "slow"}]}
     assert queries[1]["stated"] == {"hand": "left"} and queries[1]["unspecified"] == []
     assert counts["test_captions"] == 3 and counts["mapped"] == 2 and counts["mirrored_clips_left_out"] == 1
+    assert all("caption" not in q for q in queries)  # the sentences stay KIT's: ids only
+    assert [(q["clip"], q["id"]) for q in queries] == [("00001", "s0"), ("00002", "s0")]
+    write_queries(tmp_path / "q.json", queries, counts)
+    with_captions = load_queries(tmp_path / "q.json", root / "annotations.json")
+    assert [q["caption"] for q in with_captions] == ["someone walks backwards slowly", "a person waves his left hand"]
+    (root / "annotations.json").write_text(json.dumps({"00001": entry("a person juggles")}))
+    with pytest.raises(DataError, match="no caption 's0' for KIT clip '00002'"):
+        load_queries(tmp_path / "q.json", root / "annotations.json")
 
 
 def test_missing_kit_files_are_one_line_errors(tmp_path):
@@ -92,8 +103,10 @@ def test_missing_kit_files_are_one_line_errors(tmp_path):
         derive_queries(root)
 
 
+@needs_kit
 def test_committed_query_set_is_valid_large_enough_and_follows_the_rules():
-    queries = load_queries(QUERY_SET)
+    assert all("caption" not in q for q in json.loads(QUERY_SET.read_text())["queries"])  # ids only
+    queries = load_queries(QUERY_SET, KIT_ANNOTATIONS)
     assert len(queries) >= 150
     for query in queries:
         match = map_caption(query["caption"])
@@ -101,7 +114,7 @@ def test_committed_query_set_is_valid_large_enough_and_follows_the_rules():
 
 
 def test_a_bad_query_set_is_rejected(tmp_path):
-    query = {"caption": "a person waves", "action": "wave", "stated": {}, "unspecified": ["hand"],
+    query = {"id": "s0", "clip": "00001", "action": "wave", "stated": {}, "unspecified": ["hand"],
              "spec": {"segments": [{"action": "wave", "actor": 0, "hand": "right"}]}}
     path = tmp_path / "q.json"
     for broken, problem in ((dict(query, unspecified=[]), "split the attributes"),
@@ -112,8 +125,9 @@ def test_a_bad_query_set_is_rejected(tmp_path):
             load_queries(path)
 
 
+@needs_kit
 def test_groups_have_the_answer_hard_negatives_and_nothing_indistinguishable():
-    queries = [q for q in load_queries(QUERY_SET) if q["action"] in ("walk", "wave", "kick")][:6]
+    queries = [q for q in load_queries(QUERY_SET, KIT_ANNOTATIONS) if q["action"] in ("walk", "wave", "kick")][:6]
     first = build_kit_groups(queries, n_candidates=32, seed=3, n_random=40)
     again = build_kit_groups(queries, n_candidates=32, seed=3, n_random=40)
     assert [g.candidates for g in first.groups] == [g.candidates for g in again.groups]

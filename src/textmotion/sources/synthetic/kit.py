@@ -14,7 +14,9 @@ generated from its spec, among candidates that include hard negatives (the same 
 another stated value, confusable actions, clips that contain the action among others) and
 leave out every clip the caption cannot tell apart from the answer (the same single action,
 by either person or both, with the same stated values). The rules were written from the train
-split only; test captions are only matched. The derived file is committed, the KIT file not:
+split only; test captions are only matched. The derived file is committed and names each
+caption by its KIT ids only (the sentences are the annotators', not ours to ship); the
+captions are read from KIT's annotations.json when the groups are built:
     python -m textmotion.sources.synthetic.kit --kit ../shared/data/kitml --out resources/kit_test_queries.json
 """
 from __future__ import annotations
@@ -242,8 +244,7 @@ def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
             n_captions += 1
             match = map_caption(annotation["text"])
             if match is not None:
-                queries.append({"id": annotation["seg_id"], "caption": annotation["text"].strip(),
-                                "action": match.action, "stated": match.stated,
+                queries.append({"id": annotation["seg_id"], "clip": clip_id, "action": match.action, "stated": match.stated,
                                 "unspecified": match.unspecified,
                                 "spec": {"segments": [match.segment()]}})
     counts = {"test_clips": len(originals), "mirrored_clips_left_out": len(test_ids) - len(originals),
@@ -255,12 +256,17 @@ def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
 
 def write_queries(path: str | Path, queries: list[dict], counts: dict) -> None:
     write_json(path, {"source": "KIT Motion-Language Dataset (Plappert et al., 2016), test split of TMR "
-                                "(Petrovich et al., 2023); captions mapped by textmotion.sources.synthetic.kit",
+                                "(Petrovich et al., 2023); captions mapped by textmotion.sources.synthetic.kit and "
+                                "named by their KIT ids (clip, seg_id); the sentences are read from KIT's "
+                                "annotations.json",
                       "counts": counts, "queries": queries})
 
 
-def load_queries(path: str | Path) -> list[dict]:
-    """Read and check a derived query set: each query's spec is valid and one solo action."""
+def load_queries(path: str | Path, annotations: str | Path | None = None) -> list[dict]:
+    """Read and check a derived query set: each query's spec is valid and one solo action.
+
+    The set names each caption by its KIT ids only (the sentences are KIT's, not ours to
+    ship); with `annotations` (KIT's annotations.json) each query gets its `caption`."""
     content = _read_json(Path(path))
     queries = content.get("queries") if isinstance(content, dict) else None
     if not isinstance(queries, list) or not queries:
@@ -271,15 +277,29 @@ def load_queries(path: str | Path) -> list[dict]:
             action = segments[0]["action"]
             if len(segments) != 1 or vocab.kind(action) != vocab.SOLO or action != query["action"]:
                 raise ValueError("spec must be the query's one solo action")
-            if not isinstance(query["caption"], str) or not query["caption"].strip():
-                raise ValueError("caption must be a non-empty string")
+            if not (isinstance(query["id"], str) and isinstance(query["clip"], str)):
+                raise ValueError("id and clip must be KIT's annotation and clip ids")
             attributes = set(vocab.attributes(action))
             if set(query["stated"]) | set(query["unspecified"]) != attributes \
                     or set(query["stated"]) & set(query["unspecified"]):
                 raise ValueError(f"stated and unspecified must split the attributes {sorted(attributes)}")
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(path, f"query {index}: {err}") from err
-    return queries
+    return queries if annotations is None else _with_captions(queries, Path(annotations))
+
+
+def _with_captions(queries: list[dict], annotations_path: Path) -> list[dict]:
+    """The queries with their KIT caption, looked up by clip and annotation id."""
+    annotations = _read_json(annotations_path)
+    out = []
+    for query in queries:
+        entry = annotations.get(query["clip"]) if isinstance(annotations, dict) else None
+        texts = {a.get("seg_id"): a.get("text") for a in (entry or {}).get("annotations", []) if isinstance(a, dict)}
+        text = texts.get(query["id"])
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(annotations_path, f"no caption {query['id']!r} for KIT clip {query['clip']!r}")
+        out.append({**query, "caption": text.strip()})
+    return out
 
 
 # ---- retrieval groups ------------------------------------------------------------------------
