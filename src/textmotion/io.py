@@ -103,7 +103,7 @@ def _remove(path: Path) -> None:
 
 def _named(err: OSError, tmp: Path, target: Path) -> OSError:
     """`err` naming the path the user asked for instead of the temporary one (or of none)."""
-    if err.filename is None:
+    if err.filename is None or Path(str(err.filename)).name.startswith(f".{target.name}."):
         return type(err)(err.errno, err.strerror, str(target))
     try:
         inside = Path(os.path.abspath(err.filename)).relative_to(os.path.abspath(tmp))
@@ -119,7 +119,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     _check_kind(path, folder=False)
     _make_parent(path)
     _remove_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _named(err, path, path) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -140,7 +143,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     _make_parent(path)
     _finish_interrupted_swap(path)
     _remove_temporaries(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as err:
+        raise _named(err, path, path) from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)

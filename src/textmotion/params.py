@@ -56,6 +56,10 @@ class Generate(Section):
     hard_fraction: float = Field(ge=0, le=1, description="test groups: share of the other candidates "
                                                          "that share an action with the query clip")
     fps: int = Field(ge=1, description="frame rate of the synthesised motions")
+    real_queries: str = _path(INPUT, "KIT-ML test captions mapped to specs, by KIT id (the real-wording "
+                                     "test set)")
+    real_captions: str | None = _path(INPUT, "KIT-ML's own annotations.json, never shipped (null, or "
+                                             "absent: no real-wording test set, no score_real)")
 
     @model_validator(mode="after")
     def _candidates_fit_held_out_clips(self) -> "Generate":
