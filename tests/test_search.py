@@ -151,9 +151,9 @@ def test_z_up_motion_is_detected_and_turned_upright(trained):
     assert (positions[:, :, 15, 1] > positions[:, :, 0, 1]).all()  # head above pelvis
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "src/search.py", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+def run_cli(*args, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "src" / "search.py"), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
 def test_bad_gallery_is_one_line_error(trained, tmp_path):
@@ -163,6 +163,12 @@ def test_bad_gallery_is_one_line_error(trained, tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1 and "not a gallery" in run.stderr
     assert not (tmp_path / "cache").exists()
+
+
+def test_defaults_need_the_pipelines_params(tmp_path):
+    run = run_cli("two people hug", cwd=tmp_path)  # no params.yaml here
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert run.stderr.startswith("error: params.yaml") and "--gallery and --model" in run.stderr
 
 
 @pytest.mark.parametrize("args", [("",), ("x" * 1001,), ("walk", "-k", "0")])

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from textmotion.errors import DataError
 from textmotion.io import PARAMS_FILE, atomic_path, load_params
 from textmotion.layout import DATASET_INFO, TRAIN_LIST, load_motion, motion_path, read_dataset
+from textmotion.prepared import REPORT, read_report
 from textmotion.retrieval import Retriever
 from textmotion.store import CAPTIONS, FRAMES, IDS, OFFSETS, MotionStore
 
@@ -69,7 +69,6 @@ class Gallery:
 
 def _store_fps(store_dir: Path) -> float:
     """The raw data's frame rate from preprocess's report beside a store, when there is one."""
-    from textmotion.prepared import REPORT, read_report
     if not (store_dir.parent / REPORT).is_file():
         return DEFAULT_FPS
     return float(read_report(store_dir.parent).get("fps") or DEFAULT_FPS)
@@ -179,7 +178,6 @@ def pipeline_defaults(params: str | Path = PARAMS_FILE) -> tuple[Path, Path]:
     """(gallery, model folder) of the current pipeline: evaluate's val store and model."""
     try:
         section = load_params("evaluate", params)
-        return Path(section["val_store"]), Path(section["model_dir"])
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
-        raise DataError(params, f"no evaluate.val_store / evaluate.model_dir to default to ({err}); "
-                                "pass --gallery and --model") from None
+    except DataError as err:
+        raise DataError(err.path, f"{err.problem}; or pass --gallery and --model") from None
+    return Path(section["val_store"]), Path(section["model_dir"])
