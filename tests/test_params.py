@@ -17,8 +17,11 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
 
 
 def test_committed_params_pass_and_sections_keep_their_values():
-    for section in SECTIONS:
-        assert load_params(section, REPO / "params.yaml") == PARAMS[section]
+    for section, schema in SECTIONS.items():
+        loaded = load_params(section, REPO / "params.yaml")
+        assert {key: loaded[key] for key in PARAMS[section]} == PARAMS[section]
+        filled = loaded.keys() - PARAMS[section].keys()  # optional keys left out get their defaults
+        assert all(loaded[key] == schema.model_fields[key].default for key in filled)
 
 
 def test_reference_doc_is_generated_from_the_schema():

@@ -159,6 +159,9 @@ class Train(Section):
                                                             "exchanged in a training clip")
     threads: int = Field(ge=1, description="torch CPU threads")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: CUDA when available, else the CPU")
+    num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes (0: batches are made "
+                                                          "in the training process)")
+    compile: bool = Field(default=False, description="true: the training forward is wrapped in torch.compile")
 
 
 class Evaluate(Section):
@@ -401,7 +404,8 @@ def reference() -> str:
     for name, schema in SECTIONS.items():
         lines += [f"## `{name}`", "", schema.__doc__.strip(), "", "| key | accepts | meaning |", "|---|---|---|"]
         for key, field in schema.model_fields.items():
-            lines.append(f"| `{key}` | {describe(field)} | {field.description} |")
+            default = "" if field.is_required() else f"; default {_show(field.default)}"
+            lines.append(f"| `{key}` | {describe(field)}{default} | {field.description} |")
         rules = _rules(schema)
         lines += ["", "Rules:", ""] + [f"- {rule}" for rule in rules] if rules else []
         lines.append("")
