@@ -87,7 +87,7 @@ def main() -> None:
 
         def search_once(cache: Path, query: str) -> None:
             indexed = EmbeddingCache(cache).index(tmp / "gallery", retriever)
-            retriever.search(query, indexed.gallery, indexed.embeddings, 5)
+            retriever.search(query, indexed, 5)
 
         cold = []
         for run in range(args.cold_runs):

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     retriever = Retriever.load(args.model)
     started = time.perf_counter()
     indexed = EmbeddingCache(args.cache).index(args.gallery, retriever)
-    hits = retriever.search(args.query, indexed.gallery, indexed.embeddings, args.k)
+    hits = retriever.search(args.query, indexed, args.k)
     print(f"{len(indexed.gallery)} clips in {args.gallery} "
           f"({'cached embeddings' if indexed.from_cache else 'encoded and cached'}), "
           f"searched in {time.perf_counter() - started:.2f} s", file=sys.stderr)

@@ -81,7 +81,7 @@ def create_app(retriever: Retriever, indexed: IndexedGallery) -> FastAPI:
         if not 1 <= k <= MAX_K:
             return error(400, f"k: must be between 1 and {MAX_K}, got {k}")
         with encoder_lock:
-            hits = retriever.search(q, gallery, indexed.embeddings, k)
+            hits = retriever.search(q, indexed, k)
         return {"query": q, "gallery_size": len(gallery),
                 "results": [{"rank": hit.rank, "id": hit.clip_id, "score": round(hit.score, 4),
                              "caption": gallery.captions[hit.index][0], "captions": gallery.captions[hit.index]}

@@ -25,9 +25,13 @@ KINDS = {
     "one person sits down": [{"action": "sit_down", "actor": 1, "duration": 2.0}],
 }
 CLIPS_PER_KIND = 3
-TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": True, "embed_dim": 32,
-              "d_model": 32, "n_layers": 1, "n_heads": 2, "ff_dim": 64, "dropout": 0.0,
-              "patch_size": 4, "max_frames": 48, "padding_mask": True}
+REPO = Path(__file__).resolve().parents[1]
+# params.yaml's model and train sections, made tiny and fast (whatever else they hold is kept)
+TINY_MODEL = {"text_encoder": "minilm", "freeze_text": True, "embed_dim": 32, "d_model": 32, "n_layers": 1,
+              "n_heads": 2, "ff_dim": 64, "dropout": 0.0, "patch_size": 4, "max_frames": 48, "padding_mask": True}
+TINY_TRAIN = {"seed": 0, "epochs": 30, "batch_size": 4, "lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 0,
+              "temperature": 0.1, "learnable_temperature": False, "random_crop": False, "swap_probability": 0.0,
+              "threads": 1, "device": "cpu", "compile": False}
 
 
 def clip_id(kind: int, copy: int) -> str:
@@ -53,8 +57,9 @@ def write_gallery(root: Path) -> Path:
     return root
 
 
-def train_tiny_model(root: Path, epochs: int = 30) -> Path:
+def train_tiny_model(root: Path) -> Path:
     """A tiny model trained on the gallery's clips (frozen MiniLM, one small motion layer)."""
+    from textmotion.io import load_params
     from textmotion.training import train
     data = root / "prepared"
     clips = gallery_clips()
@@ -62,14 +67,11 @@ def train_tiny_model(root: Path, epochs: int = 30) -> Path:
         MotionStore.write(data / split, [c[0] for c in clips], [c[1] for c in clips], [[c[2]] for c in clips])
     NormStats.fit(MotionStore.open(data / "train")).save(data / "stats.npz")
     (data / "report.json").write_text(json.dumps({"raw_root": str(root), "downsample": 1, "fps": 20}))
-    params = {"seed": 0, "train_store": str(data / "train"), "val_store": str(data / "val"),
-              "stats": str(data / "stats.npz"), "report": str(data / "report.json"),
-              "model_dir": str(root / "models"), "live_dir": str(root / "dvclive"),
-              "checkpoint_dir": str(root / "checkpoints"), "epochs": epochs, "batch_size": 4, "lr": 3e-3,
-              "text_lr_scale": 0.1, "weight_decay": 0.0, "warmup_steps": 0, "grad_clip": 1.0,
-              "temperature": 0.1, "learnable_temperature": False, "random_crop": False,
-              "swap_probability": 0.0, "threads": 1, "device": "cpu"}
-    train(TINY_MODEL, params)
+    params = {**load_params("train", REPO / "params.yaml"), **TINY_TRAIN,
+              "train_store": str(data / "train"), "val_store": str(data / "val"), "stats": str(data / "stats.npz"),
+              "report": str(data / "report.json"), "model_dir": str(root / "models"),
+              "live_dir": str(root / "dvclive"), "checkpoint_dir": str(root / "checkpoints")}
+    train({**load_params("model", REPO / "params.yaml"), **TINY_MODEL}, params)
     return root / "models"
 
 

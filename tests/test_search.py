@@ -119,7 +119,7 @@ def test_store_gallery_gives_the_same_hits(trained, retriever, tmp_path):
     from_folder = EmbeddingCache(tmp_path).index(gallery, retriever)
     assert sorted(from_store.gallery.ids) == sorted(from_folder.gallery.ids)
     caption = "two people hug"
-    hits = [[hit.clip_id for hit in retriever.search(caption, g.gallery, g.embeddings, 3)]
+    hits = [[hit.clip_id for hit in retriever.search(caption, g, 3)]
             for g in (from_store, from_folder)]
     assert sorted(hits[0]) == sorted(hits[1]) == [clip_id(2, c) for c in range(CLIPS_PER_KIND)]
     assert from_store.gallery.fps == 20

@@ -19,9 +19,10 @@ import torch
 
 from textmotion.layout import QueryBatch, load_motion
 from textmotion.metrics import K_MAX
+from textmotion.model_io import load_model
 
 if TYPE_CHECKING:
-    from textmotion.gallery import Gallery
+    from textmotion.gallery import IndexedGallery
 
 
 def rank_by_cosine(query: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +78,6 @@ class Retriever:
     @classmethod
     def load(cls, model_dir: str | Path, device: str | None = None) -> "Retriever":
         """The model of a folder written by `model_io.save_model` (CUDA if any, else the CPU)."""
-        from textmotion.model_io import load_model
         return cls(load_model(model_dir, device), model_dir)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -111,12 +111,13 @@ class Retriever:
         return {query_id: order + 1
                 for query_id, (order, _) in self.score_candidates(batches, chunk_size).items()}
 
-    def search(self, query: str, gallery: "Gallery", embeddings: np.ndarray, k: int) -> list[Hit]:
-        """The k gallery clips most similar to `query` (`embeddings`: the gallery's, in its order)."""
+    def search(self, query: str, indexed: "IndexedGallery", k: int) -> list[Hit]:
+        """The k clips of a gallery (indexed under this model, see gallery.EmbeddingCache) most
+        similar to `query`."""
         with one_torch_thread():
             text = self.encode_texts([query])[0]
-        order, scores = rank_by_cosine(text, embeddings)
-        return [Hit(rank, int(index), gallery.ids[index], float(scores[index]))
+        order, scores = rank_by_cosine(text, indexed.embeddings)
+        return [Hit(rank, int(index), indexed.gallery.ids[index], float(scores[index]))
                 for rank, index in enumerate(order[:k], start=1)]
 
 
