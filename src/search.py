@@ -20,7 +20,6 @@ from textmotion.errors import run_cli
 from textmotion.gallery import EmbeddingCache, check_gallery, default_cache_dir, pipeline_defaults
 from textmotion.render import render_gif
 from textmotion.retrieval import Hit, Retriever
-from textmotion.upright import y_up
 
 MAX_QUERY_CHARS = 1000
 
@@ -52,7 +51,7 @@ def render_hits(out_dir: Path, indexed, hits: list[Hit]) -> list[Path]:
     names = [f"{hit.rank:02d}_{hit.clip_id}.gif" for hit in hits]
     with tempfile.TemporaryDirectory(prefix=".render.", dir=out_dir) as tmp:
         for hit, name in zip(hits, names):
-            render_gif(y_up(indexed.gallery.motion(hit.index)), Path(tmp) / name,
+            render_gif(indexed.gallery.motion(hit.index), Path(tmp) / name,
                        fps=round(indexed.gallery.fps))
         for name in names:
             (Path(tmp) / name).replace(out_dir / name)

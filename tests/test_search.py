@@ -15,7 +15,8 @@ from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, train_tiny_model, wr
 from textmotion.gallery import EmbeddingCache, gallery_signature, read_gallery
 from textmotion.layout import QueryBatch, motion_path
 from textmotion.retrieval import Retriever, rank_candidates
-from textmotion.upright import up_vector, y_up, y_up_positions
+from textmotion.upright import up_vector
+from textmotion.web import clip_payload
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,7 +138,7 @@ def test_render_writes_one_animated_gif_per_result(trained, capsys, tmp_path):
             assert image.format == "GIF" and image.n_frames > 5
 
 
-def test_z_up_motion_is_detected_and_turned_upright(trained):
+def test_z_up_clip_is_detected_and_sent_to_the_player_upright(trained):
     motion = read_gallery(trained[0]).motion(0)
     np.testing.assert_array_equal(up_vector(motion), [0, 1, 0])
     z_up = motion.copy()
@@ -145,9 +146,10 @@ def test_z_up_motion_is_detected_and_turned_upright(trained):
         xyz = z_up[:, start:start + 66].reshape(len(motion), 22, 3).copy()
         z_up[:, start:start + 66] = np.stack([xyz[..., 0], -xyz[..., 2], xyz[..., 1]], -1).reshape(len(motion), 66)
     np.testing.assert_array_equal(up_vector(z_up), [0, 0, 1])
-    np.testing.assert_allclose(y_up(z_up), motion, atol=1e-5)
-    positions = y_up_positions(z_up)
-    assert positions.shape == (len(motion), 2, 22, 3) and positions[..., 1].min() == 0
+    sent, original = clip_payload("c", z_up, 20), clip_payload("c", motion, 20)
+    np.testing.assert_allclose(sent["positions"], original["positions"], atol=2e-3)
+    positions = np.reshape(sent["positions"], (len(motion), 2, 22, 3))
+    assert positions[..., 1].min() == 0 and sent["persons"] == 2
     assert (positions[:, :, 15, 1] > positions[:, :, 0, 1]).all()  # head above pelvis
 
 

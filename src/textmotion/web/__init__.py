@@ -17,8 +17,7 @@ import numpy as np
 
 from textmotion import skeleton as sk
 from textmotion.io import atomic_path
-from textmotion.render import BONES, LEFT_BONE, PERSON_COLOURS
-from textmotion.upright import y_up_positions
+from textmotion.render import BONES, LEFT_BONE, PERSON_COLOURS, motion_positions
 
 HERE = Path(__file__).parent
 STATIC, THREE = HERE / "static", HERE / "vendor" / "three"
@@ -36,10 +35,12 @@ POSITION_DECIMALS = 3  # millimetres
 
 
 def clip_payload(clip_id: str, motion: np.ndarray, fps: float) -> dict:
-    """What the player needs of a (T, 384) motion: y-up joint positions (frame, person,
-    joint, xyz flattened), the bones, and the stick-figure colours of `render`."""
-    positions = y_up_positions(motion)
-    return {"id": clip_id, "fps": float(fps), "frames": len(positions), "persons": 2, "joints": sk.N_JOINTS,
+    """What the player needs of a (T, 384) motion: the joint positions of the persons present,
+    upright as `render` draws them (frame, person, joint, xyz flattened), the bones, and the
+    stick-figure colours of `render`."""
+    positions = motion_positions(motion)
+    return {"id": clip_id, "fps": float(fps), "frames": len(positions), "persons": positions.shape[1],
+            "joints": sk.N_JOINTS,
             "bones": [list(bone) for bone in BONES], "left": LEFT_BONE.tolist(), "head": sk.JOINT["head"],
             "colours": [list(pair) for pair in PERSON_COLOURS],
             "positions": np.round(positions, POSITION_DECIMALS).ravel().tolist()}
