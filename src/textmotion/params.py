@@ -30,9 +30,9 @@ from textmotion.errors import DataError
 INPUT, OUTPUT = "input", "output"
 
 
-def _path(role: str, description: str) -> Any:
+def _path(role: str, description: str, **default: Any) -> Any:
     """A path field; `role` says whether the stage reads it or writes it."""
-    return Field(min_length=1, description=description, json_schema_extra={"role": role})
+    return Field(min_length=1, description=description, json_schema_extra={"role": role}, **default)
 
 
 def _seed(what: str = "") -> Any:
@@ -56,10 +56,19 @@ class Generate(Section):
     hard_fraction: float = Field(ge=0, le=1, description="test groups: share of the other candidates "
                                                          "that share an action with the query clip")
     fps: int = Field(ge=1, description="frame rate of the synthesised motions")
-    real_queries: str = _path(INPUT, "KIT-ML test captions mapped to specs, by KIT id (the real-wording "
-                                     "test set)")
-    real_captions: str | None = _path(INPUT, "KIT-ML's own annotations.json, never shipped (null, or "
-                                             "absent: no real-wording test set, no score_real)")
+    real_queries: str | None = _path(INPUT, "KIT-ML test captions mapped to specs, by KIT id (the "
+                                            "real-wording test set)", default=None)
+    real_captions: str | None = _path(INPUT, "KIT-ML's own annotations.json, never shipped (null, or a "
+                                             "missing file: no real-wording test set, no score_real)",
+                                      default=None)
+
+    @model_validator(mode="after")
+    def _real_captions_need_queries(self) -> "Generate":
+        """generate.real_captions needs generate.real_queries (which KIT captions to use)."""
+        if self.real_captions is not None and self.real_queries is None:
+            raise ValueError("generate.real_captions: set, but generate.real_queries is null: the "
+                             "real-wording test set needs both")
+        return self
 
     @model_validator(mode="after")
     def _candidates_fit_held_out_clips(self) -> "Generate":
