@@ -67,7 +67,7 @@ class Gallery:
         return load_motion(motion_path(self.root, self.ids[index]))
 
 
-def _store_fps(store_dir: Path) -> float:
+def store_fps(store_dir: Path) -> float:
     """The raw data's frame rate from preprocess's report beside a store, when there is one."""
     if not (store_dir.parent / REPORT).is_file():
         return DEFAULT_FPS
@@ -81,7 +81,7 @@ def read_gallery(path: str | Path) -> Gallery:
         store = MotionStore.open(root)
         if len(store) == 0:
             raise DataError(root, "empty motion store: nothing to search")
-        return Gallery(root, store.ids, store.captions, _store_fps(root), store)
+        return Gallery(root, store.ids, store.captions, store_fps(root), store)
     dataset = read_dataset(root)
     return Gallery(root, dataset.ids, [dataset.captions(i) for i in dataset.ids],
                    float(dataset.fps or DEFAULT_FPS))
