@@ -1,4 +1,5 @@
-"""Training speed and reachable val score: default CPU configuration vs the seed's.
+"""Training speed and reachable val score: default CPU configuration vs the seed's; and the
+default step as it ran before the packed motion encoder vs now.
 
 For each configuration: the median training step time and clips/s, then a training run
 sized to the same wall-clock budget (its cosine schedule spans the steps that fit) and the
@@ -6,10 +7,19 @@ val R@1 / challenge score it reaches on the full val split. Setup (model buildin
 caching) is timed apart from the budget. Reads the data of the `train` params section.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_speed.py --budget 240 --threads 2
+
+`--compare-paths` instead times the default step two ways in one process, interleaved on
+the same batches (medians, and their ratio): "before" runs PyTorch's own TransformerEncoder
+on the padded batch (`MotionEncoder.reference_forward`, torch's Bernoulli dropout) with
+deterministic mode's NaN fill of every new tensor, as the step ran before; "now" is the step
+as `TrainingSession` runs it.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_speed.py --compare-paths --steps 60
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -18,12 +28,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from textmotion.errors import DataError  # noqa: E402
 from textmotion.training import TrainingSession  # noqa: E402
 
 PROBE_STEPS = 4
+WARMUP_STEPS = 3
+
+
+def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[str, list[float]]:
+    """Step seconds of the step before and now, each on the same batches, interleaved."""
+    sessions = {"before": TrainingSession(model_params, train_params),
+                "now": TrainingSession(model_params, train_params)}
+    encoder = sessions["before"].model.motion_encoder
+    encoder.forward = encoder.reference_forward
+    fill = {"before": True, "now": torch.utils.deterministic.fill_uninitialized_memory}
+    times = {name: [] for name in sessions}
+    batches = (batch for epoch in itertools.count() for batch in sessions["now"].loader(epoch))
+    for index, batch in zip(range(WARMUP_STEPS + n_steps), batches):
+        for name in (sessions if index % 2 else reversed(sessions)):  # neither always goes first
+            torch.utils.deterministic.fill_uninitialized_memory = fill[name]
+            tick = time.perf_counter()
+            sessions[name].step(batch)
+            if index >= WARMUP_STEPS:
+                times[name].append(time.perf_counter() - tick)
+    return times
 
 
 def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
@@ -63,9 +94,27 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seed-params", default="params_gpu.yaml")
+    parser.add_argument("--compare-paths", action="store_true",
+                        help="time the default step before and now (see above) instead")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per path with --compare-paths")
     args = parser.parse_args()
 
     params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
+    if args.compare_paths:
+        with tempfile.TemporaryDirectory() as scratch:
+            train_params = {**params["train"], "threads": args.threads, "device": args.device,
+                            "checkpoint_dir": scratch, "model_dir": scratch, "live_dir": scratch}
+            times = compare_paths(params["model"], train_params, args.steps)
+        medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+        print(f"default train step, batch {params['train']['batch_size']}, {args.threads} threads, {args.device}, "
+              f"{args.steps} steps each, interleaved")
+        for name, seconds in times.items():
+            quartiles = statistics.quantiles(seconds, n=4)
+            print(f"{name:<7} median {medians[name] * 1e3:6.1f} ms  (quartiles {quartiles[0] * 1e3:.1f}–"
+                  f"{quartiles[2] * 1e3:.1f})  {params['train']['batch_size'] / medians[name]:6.0f} clips/s")
+        print(f"now / before: {medians['now'] / medians['before']:.3f}  "
+              f"({medians['before'] / medians['now']:.2f}× faster)")
+        return
     seed = yaml.safe_load(Path(args.seed_params).read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as scratch:  # nothing is saved; keep outputs off the repo
         common = {**params["train"], "threads": args.threads, "device": args.device,
