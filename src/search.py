@@ -19,9 +19,7 @@ from pathlib import Path
 from textmotion.errors import run_cli
 from textmotion.gallery import EmbeddingCache, check_gallery, default_cache_dir, pipeline_defaults
 from textmotion.render import render_gif
-from textmotion.retrieval import Hit, Retriever
-
-MAX_QUERY_CHARS = 1000
+from textmotion.retrieval import MAX_QUERY_CHARS, Hit, Retriever
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -28,10 +28,9 @@ from starlette.exceptions import HTTPException
 from textmotion.errors import run_cli
 from textmotion.gallery import (EmbeddingCache, IndexedGallery, check_gallery, default_cache_dir,
                                 pipeline_defaults)
-from textmotion.retrieval import Retriever
+from textmotion.retrieval import MAX_QUERY_CHARS, Retriever
 from textmotion.web import ASSETS, INDEX, clip_payload
 
-MAX_QUERY_CHARS = 300
 MAX_K = 24
 
 

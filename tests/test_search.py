@@ -14,7 +14,7 @@ import search  # src/search.py
 from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, train_tiny_model, write_gallery
 from textmotion.gallery import EmbeddingCache, gallery_signature, read_gallery
 from textmotion.layout import QueryBatch, motion_path
-from textmotion.retrieval import Retriever, rank_candidates
+from textmotion.retrieval import MAX_QUERY_CHARS, Retriever, rank_candidates
 from textmotion.upright import up_vector
 from textmotion.web import clip_payload
 
@@ -173,7 +173,7 @@ def test_defaults_need_the_pipelines_params(tmp_path):
     assert run.stderr.startswith("error: params.yaml") and "--gallery and --model" in run.stderr
 
 
-@pytest.mark.parametrize("args", [("",), ("x" * 1001,), ("walk", "-k", "0")])
+@pytest.mark.parametrize("args", [("",), ("x" * (MAX_QUERY_CHARS + 1),), ("walk", "-k", "0")])
 def test_bad_query_or_k_is_a_usage_error(args):
     run = run_cli(*args, "--gallery", "g", "--model", "m")
     assert run.returncode == 2 and "error:" in run.stderr.splitlines()[-1]

@@ -24,6 +24,8 @@ from textmotion.model_io import load_model
 if TYPE_CHECKING:
     from textmotion.gallery import IndexedGallery
 
+MAX_QUERY_CHARS = 300  # a search sentence, as search.py and serve.py accept it (captions are far shorter)
+
 
 def rank_by_cosine(query: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(order, scores): candidate indices, most similar to `query` first (stable), and every
