@@ -4,6 +4,12 @@ The synthetic source. Stage mode (no arguments) reads the `generate` section of 
 and writes `out` in the layout every source writes (textmotion/layout.py):
   - motions/, texts/, train.txt, dataset.json (source, fps, up axis, statistics)
   - metadata.json: each clip's action labels and semantic signature (for hard negatives)
+  - wordings.json: each clip described again with only the lexicon's held-out phrasings
+    ("novel" wording, never in a training caption), so val and test can measure how a model
+    does on words it never saw; the test queries' own novel wording is test_queries/wordings.csv
+  - extra_tests/real/: real wording, people's KIT-ML captions of solo actions (`real_queries`,
+    read from KIT's `real_captions` annotations.json; skipped with a message where that file
+    is absent), each with its generated clip among 31 others
   - test_queries/, test_gt.csv: held-out clips as query groups (<qid>/text.txt,
     motion_1..N.npy, each clip's file stored once and hard-linked between groups), with hard
     negatives, and their ground truth
@@ -20,6 +26,7 @@ import argparse
 import collections
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -27,25 +34,39 @@ import numpy as np
 from tqdm import tqdm
 
 from textmotion.errors import DataError, run_cli
-from textmotion.groups import build_query_groups
+from textmotion.groups import build_query_groups, reword_groups
 from textmotion.io import atomic_dir, load_params
-from textmotion.layout import (check_motion, write_clip, write_dataset_info, write_id_list, write_metadata,
-                               write_test_set)
+from textmotion.layout import (TEST_QUERIES, check_motion, write_clip, write_clip_wordings, write_dataset_info,
+                               write_id_list, write_metadata, write_query_wordings, write_test_set)
 from textmotion.sources.synthetic.captions import make_captions
+from textmotion.sources.synthetic.kit import build_kit_groups, load_queries
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import action_names, load_specs, sample_spec, semantic_signature
 
-POOL_STREAM, TEST_STREAM, GROUP_STREAM = 0, 1, 2
+POOL_STREAM, TEST_STREAM, GROUP_STREAM, NOVEL_STREAM = 0, 1, 2, 3
 SPECS = "specs"
+NOVEL, REAL = "novel", "real"
+
+
+@dataclass
+class Clip:
+    spec: dict
+    motion: np.ndarray
+    captions: list[str]        # training wording
+    novel_captions: list[str]  # the same clip in held-out phrasings only, as many
 
 
 def make_clip(seed: int, stream: int, index: int, fps: int, spec: dict | None = None,
-              n_captions: int | None = None) -> tuple[dict, np.ndarray, list[str]]:
-    """(spec, motion, captions) of one clip; the spec is sampled when not given."""
+              n_captions: int | None = None) -> Clip:
+    """One clip; the spec is sampled when not given. The novel wording draws from a stream of
+    its own, so it leaves the training captions as they would be without it."""
     rng = np.random.default_rng([seed, stream, index])
     if spec is None:
         spec = sample_spec(rng)
-    return spec, synthesize(spec, rng, fps), make_captions(spec, rng, n_captions)
+    motion, captions = synthesize(spec, rng, fps), make_captions(spec, rng, n_captions)
+    novel = make_captions(spec, np.random.default_rng([seed, NOVEL_STREAM, stream, index]), len(captions),
+                          wording=NOVEL)
+    return Clip(spec, motion, captions, novel)
 
 
 def dataset_statistics(specs: list[dict], lengths: list[int], captions: list[list[str]], fps: int) -> dict:
@@ -63,20 +84,21 @@ def clip_metadata(spec: dict) -> dict:
     return {"labels": sorted(action_names(spec)), "signature": json.dumps(semantic_signature(spec))}
 
 
-def write_dataset(root: Path, clips: Iterable[tuple[dict, np.ndarray, list[str]]], ids: list[str],
-                  info: dict) -> dict:
-    """Write clips (as they come) with their specs, train.txt, metadata.json and dataset.json
-    (info + statistics); return the statistics."""
-    specs, lengths, captions = [], [], []
+def write_dataset(root: Path, clips: Iterable[Clip], ids: list[str], info: dict) -> dict:
+    """Write clips (as they come) with their specs, train.txt, metadata.json, wordings.json and
+    dataset.json (info + statistics); return the statistics."""
+    specs, lengths, captions, novel = [], [], [], {}
     (root / SPECS).mkdir(parents=True, exist_ok=True)
-    for clip_id, (spec, motion, clip_captions) in zip(ids, clips, strict=True):
-        write_clip(root, clip_id, motion, clip_captions)
-        (root / SPECS / f"{clip_id}.json").write_text(json.dumps(spec) + "\n", encoding="utf-8")
-        specs.append(spec)
-        lengths.append(len(motion))
-        captions.append(clip_captions)
+    for clip_id, clip in zip(ids, clips, strict=True):
+        write_clip(root, clip_id, clip.motion, clip.captions)
+        (root / SPECS / f"{clip_id}.json").write_text(json.dumps(clip.spec) + "\n", encoding="utf-8")
+        specs.append(clip.spec)
+        lengths.append(len(clip.motion))
+        captions.append(clip.captions)
+        novel[clip_id] = clip.novel_captions
     write_id_list(root, ids)
     write_metadata(root, {clip_id: clip_metadata(spec) for clip_id, spec in zip(ids, specs)})
+    write_clip_wordings(root, {NOVEL: novel})
     stats = dataset_statistics(specs, lengths, captions, info["fps"])
     write_dataset_info(root, {"source": "synthetic", **info, "up_axis": "y", "statistics": stats})
     return stats
@@ -90,30 +112,51 @@ def write_test_queries(root: Path, cfg: dict) -> dict:
     seed, fps = cfg["seed"], cfg["fps"]
     staging = root / ".test_clips"
     staging.mkdir(parents=True)
-    paths, captions, specs = {}, {}, {}
+    paths, captions, novel, specs = {}, {}, {}, {}
     for i in tqdm(range(cfg["n_test_clips"]), desc="test clips", unit="clip"):
         clip_id = f"test_{i:05d}"
-        specs[clip_id], motion, captions[clip_id] = make_clip(seed, TEST_STREAM, i, fps)
+        clip = make_clip(seed, TEST_STREAM, i, fps)
+        specs[clip_id], captions[clip_id], novel[clip_id] = clip.spec, clip.captions, clip.novel_captions
         paths[clip_id] = staging / f"{clip_id}.npy"
-        np.save(paths[clip_id], check_motion(motion, paths[clip_id]))
+        np.save(paths[clip_id], check_motion(clip.motion, paths[clip_id]))
     groups, report = build_query_groups(list(paths), captions,
                                         {clip: clip_metadata(spec) for clip, spec in specs.items()},
                                         cfg["n_test_queries"], cfg["n_candidates"], cfg["hard_fraction"],
                                         np.random.default_rng([seed, GROUP_STREAM]))
     write_test_set(root, groups, paths)
+    write_query_wordings(root / TEST_QUERIES, reword_groups(groups, captions, {NOVEL: novel}))
     shutil.rmtree(staging)
     return report
+
+
+def write_real_wording_tests(root: Path, cfg: dict) -> dict | None:
+    """KIT captions with their generated clips, as the extra test set "real"; its report."""
+    annotations = cfg["real_captions"]
+    if annotations is None or not Path(annotations).is_file():
+        print(f"no KIT annotations at {annotations}: the real-wording test set (score_real) is skipped")
+        return None
+    kit = build_kit_groups(load_queries(cfg["real_queries"], annotations), cfg["n_candidates"],
+                           seed=cfg["seed"], fps=cfg["fps"])
+    staging = root / ".real_clips"
+    staging.mkdir()
+    paths = {clip: staging / f"{clip}.npy" for clip in kit.motions}
+    for clip, motion in kit.motions.items():
+        np.save(paths[clip], check_motion(motion, paths[clip]))
+    write_test_set(root, kit.groups, paths, name=REAL)
+    shutil.rmtree(staging)
+    return kit.report
 
 
 def generate_stage(cfg: dict) -> None:
     seed, fps, n_clips = cfg["seed"], cfg["fps"], cfg["n_clips"]
     with atomic_dir(cfg["out"]) as root:
         test_report = write_test_queries(root, cfg)
+        real_report = write_real_wording_tests(root, cfg)
         clips = (make_clip(seed, POOL_STREAM, i, fps)
                  for i in tqdm(range(n_clips), desc="train pool", unit="clip"))
         stats = write_dataset(root, clips, [f"{i:05d}" for i in range(n_clips)],
                               {"generator": "src/generate.py", "seed": seed, "fps": fps,
-                               "test_queries": test_report})
+                               "test_queries": test_report, "real_wording_tests": real_report})
     print(f"generated {stats['clips']} clips ({stats['frames']} frames, "
           f"{stats['seconds']['total'] / 60:.1f} min at {fps} fps) in {cfg['out']}; "
           f"{test_report['n_groups']} test queries x {cfg['n_candidates']} candidates from "

@@ -3,7 +3,8 @@
 Stage mode (no arguments) reads the `predict` section of params.yaml and scores the test set
 of the source preprocess read (`<raw_root>/test_queries/`, `<raw_root>/test_gt.csv`: the
 generated test set, or an importer's test split). A source without a test set gets a
-one-line message, a header-only submission and metrics saying why. CLI mode works on any
+one-line message, a header-only submission and metrics saying why. The source's extra test
+sets (extra_tests/<name>/, e.g. real captions) are scored too, as score_<name>. CLI mode works on any
 folder in the query layout (the challenge's own test queries, for instance):
     python src/predict.py --queries DIR --out FILE [--model DIR] [--gt FILE] [--metrics FILE]
 Where ground truth is given, the submission is scored (printed, and written to the metrics
@@ -16,7 +17,8 @@ import argparse
 
 from textmotion.errors import run_cli
 from textmotion.io import load_params, write_json
-from textmotion.layout import find_test_set, read_query_batches, read_query_wordings, read_scored_queries, reworded
+from textmotion.layout import (find_extra_test_sets, find_test_set, read_query_batches, read_query_wordings,
+                               read_scored_queries, reworded)
 from textmotion.metrics import scored
 from textmotion.model_io import load_model
 from textmotion.prepared import read_report
@@ -47,7 +49,7 @@ def stage_config(cfg: dict) -> dict:
     """Stage params plus the queries and ground truth of the source's test set (None if none)."""
     raw_root = read_report(cfg["prepared"], "raw_root")["raw_root"]
     queries, gt = find_test_set(raw_root) or (None, None)
-    return {**cfg, "queries": queries, "gt": gt, "raw_root": raw_root}
+    return {**cfg, "queries": queries, "gt": gt, "raw_root": raw_root, "extra": find_extra_test_sets(raw_root)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
         for name, texts in read_query_wordings(cfg["queries"], list(gt)).items():
             worded = top_k(rank_candidates(model, reworded(batches, texts), cfg["chunk_size"]))
             summary.update(scored(submission_ranks(worded, gt), N_BOOTSTRAP, suffix=f"_{name}"))
+        for name, (queries, gt_path) in cfg.get("extra", {}).items():
+            extra_batches, extra_gt = read_scored_queries(queries, gt_path)
+            extra = top_k(rank_candidates(model, extra_batches, cfg["chunk_size"]))
+            summary.update(scored(submission_ranks(extra, extra_gt), N_BOOTSTRAP, suffix=f"_{name}"),
+                           **{f"n_queries_{name}": len(extra_batches)})
         print(format_summary({k: v for k, v in summary.items() if not isinstance(v, dict)}))
         if cfg["metrics"]:
             write_json(cfg["metrics"], summary)

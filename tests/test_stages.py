@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from textmotion.layout import (find_test_set, read_dataset, read_gt, read_metadata, read_query_batches,
-                               read_query_wordings, read_scored_queries, write_clip_wordings)
+                               read_clip_wordings, read_query_wordings, read_scored_queries,
+                               write_clip_wordings)
 from textmotion.sources.synthetic.spec import action_names, validate_spec
 from textmotion.store import MotionStore, NormStats
 
@@ -76,6 +77,9 @@ def test_generated_dataset_and_held_out_test_queries(pipeline):
     assert all(len(b.motion_paths) == 8 for b in batches)
     assert not (data / "generated" / ".test_clips").exists()
     assert not (queries / "gt.csv").exists()  # ground truth kept apart from the queries
+    novel = read_query_wordings(queries, list(gt))["novel"]  # each test query in held-out phrasings
+    assert all(novel[b.query_id] != b.text for b in batches)
+    assert set(read_clip_wordings(data / "generated", dataset.ids)) == {"novel"}
     test_files = {hashlib.sha256(p.read_bytes()).hexdigest() for b in batches for p in b.motion_paths}
     pool_files = {hashlib.sha256(dataset.motion_path(c).read_bytes()).hexdigest() for c in dataset.ids}
     assert not test_files & pool_files

@@ -14,6 +14,8 @@ challenge's own folder)::
     <root>/dataset.json        optional: {"fps": ..., "up_axis": "y" | "z", "source": ...}
     <root>/test_queries/       optional: held-out query groups (the query layout below) and
     <root>/test_gt.csv         their ground truth, scored by the predict stage
+    <root>/extra_tests/<name>/ optional: further held-out query sets with their own clips (e.g.
+    <root>/extra_tests/<name>_gt.csv  real captions), scored by predict as score_<name>
     <root>/wordings.json       optional: {wording: {id: [caption, ...]}}, the same clips described
                                in other words (e.g. phrasings never used in training), so the
                                val queries can be asked again in that wording
@@ -61,6 +63,7 @@ METADATA = "metadata.json"
 DATASET_INFO = "dataset.json"
 TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
 CLIP_WORDINGS, QUERY_WORDINGS = "wordings.json", "wordings.csv"
+EXTRA_TESTS = "extra_tests"
 UP_AXES = ("y", "z")
 QUERY_TEXT = "text.txt"
 CANDIDATE_FILE = re.compile(r"motion_(\d+)\.npy")
@@ -540,7 +543,25 @@ def find_test_set(root: str | Path) -> tuple[Path, Path] | None:
     return queries, gt
 
 
-def write_test_set(root: str | Path, groups, motion_paths: dict[str, str | Path]) -> None:
-    """A source's held-out test set inside its root: test_queries/ and test_gt.csv."""
-    write_query_batches(Path(root) / TEST_QUERIES, groups, motion_paths)
-    write_gt(Path(root) / TEST_GT, groups)
+def write_test_set(root: str | Path, groups, motion_paths: dict[str, str | Path], name: str | None = None) -> None:
+    """A source's held-out test set inside its root: test_queries/ and test_gt.csv, or the
+    extra test set `name` (extra_tests/<name>/ and extra_tests/<name>_gt.csv)."""
+    queries, gt = ((Path(root) / TEST_QUERIES, Path(root) / TEST_GT) if name is None
+                   else (Path(root) / EXTRA_TESTS / name, Path(root) / EXTRA_TESTS / f"{name}_gt.csv"))
+    write_query_batches(queries, groups, motion_paths)
+    write_gt(gt, groups)
+
+
+def find_extra_test_sets(root: str | Path) -> dict[str, tuple[Path, Path]]:
+    """name → (queries, gt.csv) of each extra test set of a dataset root."""
+    folder = Path(root) / EXTRA_TESTS
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and not entry.name.startswith("."):
+            gt = folder / f"{entry.name}_gt.csv"
+            if not gt.exists():
+                raise DataError(gt, f"missing: the ground truth of the extra test set {entry.name}/")
+            found[entry.name] = (entry, gt)
+    return found
