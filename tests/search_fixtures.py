@@ -75,11 +75,25 @@ def train_tiny_model(root: Path) -> Path:
     return root / "models"
 
 
+_TRAINED: dict[str, Path] = {}
+
+
+def trained_gallery(tmp_path_factory) -> tuple[Path, Path]:
+    """(gallery, tiny model trained on it), made once per test session and shared read-only."""
+    if "root" not in _TRAINED:
+        root = tmp_path_factory.mktemp("tiny_search")
+        write_gallery(root / "gallery")
+        train_tiny_model(root)
+        _TRAINED["root"] = root
+    return _TRAINED["root"] / "gallery", _TRAINED["root"] / "models"
+
+
 @contextmanager
-def served_gallery(root: Path) -> Iterator[str]:
-    """The gallery and its tiny trained model behind src/serve.py's app; yields the base URL."""
+def served_gallery(tmp_path_factory) -> Iterator[str]:
+    """The shared gallery and model behind src/serve.py's app; yields the base URL."""
     import serve
-    gallery, model = write_gallery(root / "gallery"), train_tiny_model(root)
+    gallery, model = trained_gallery(tmp_path_factory)
     retriever = Retriever.load(model, device="cpu")
-    with serve.running(serve.create_app(retriever, EmbeddingCache(root / "cache").index(gallery, retriever))) as url:
+    cache = EmbeddingCache(tmp_path_factory.mktemp("cache"))
+    with serve.running(serve.create_app(retriever, cache.index(gallery, retriever))) as url:
         yield url

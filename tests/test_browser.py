@@ -41,7 +41,7 @@ def session():
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    with served_gallery(tmp_path_factory.mktemp("browser")) as url:
+    with served_gallery(tmp_path_factory) as url:
         yield url
 
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import search  # src/search.py
-from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, train_tiny_model, write_gallery
+from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, trained_gallery, write_gallery
 from textmotion.gallery import EmbeddingCache, gallery_signature, read_gallery
 from textmotion.layout import QueryBatch, motion_path
 from textmotion.retrieval import MAX_QUERY_CHARS, Retriever, rank_candidates
@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("search")
-    return write_gallery(root / "gallery"), train_tiny_model(root)
+    return trained_gallery(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

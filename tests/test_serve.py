@@ -17,7 +17,7 @@ from textmotion import skeleton as sk
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    with served_gallery(tmp_path_factory.mktemp("serve")) as url:
+    with served_gallery(tmp_path_factory) as url:
         yield url
 
 
