@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from textmotion.errors import run_cli
 from textmotion.gallery import (EmbeddingCache, IndexedGallery, check_gallery, default_cache_dir,
@@ -32,15 +33,22 @@ from textmotion.retrieval import MAX_QUERY_CHARS, Retriever
 from textmotion.web import ASSETS, INDEX, clip_payload
 
 MAX_K = 24
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 def error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
 
-def create_app(retriever: Retriever, indexed: IndexedGallery) -> FastAPI:
-    """The app serving one gallery under one model (both loaded already)."""
+def create_app(retriever: Retriever, indexed: IndexedGallery, host: str = "127.0.0.1") -> FastAPI:
+    """The app serving one gallery under one model (both loaded already), bound to `host`.
+
+    On this machine only, requests must name it (Host: 127.0.0.1 or localhost), so that a web
+    page elsewhere cannot reach the server through DNS rebinding.
+    """
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    if host in LOCAL_HOSTS:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(LOCAL_HOSTS))
     gallery = indexed.gallery
     index_of = {clip_id: i for i, clip_id in enumerate(gallery.ids)}
     encoder_lock = threading.Lock()  # requests run in a thread pool; one forward pass at a time
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     indexed = EmbeddingCache(args.cache).index(args.gallery, retriever)
     print(f"{len(indexed.gallery)} clips of {args.gallery} under {args.model}: "
           f"open http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(create_app(retriever, indexed), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(retriever, indexed, args.host), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

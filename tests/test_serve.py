@@ -127,6 +127,15 @@ def test_a_request_that_is_not_http_is_refused(base_url):
     assert status_line.startswith(b"HTTP/1.1 4"), status_line
 
 
+def test_a_request_naming_another_host_is_refused(base_url):
+    address = urlsplit(base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    connection.request("GET", "/api/info", headers={"Host": f"attacker.example:{address.port}"})
+    response = connection.getresponse()
+    assert response.status == 400 and b"attacker" not in response.read()
+    connection.close()
+
+
 def test_binds_to_localhost_unless_told_otherwise():
     args = serve.parse_args(["--gallery", "g", "--model", "m"])
     assert args.host == "127.0.0.1"
