@@ -26,7 +26,8 @@ def tiny_train_params(root: Path, data: Path) -> dict:
             "checkpoint_dir": str(root / "checkpoints"), "epochs": 2, "batch_size": 8, "lr": 1e-3,
             "text_lr_scale": 0.1, "weight_decay": 0.01, "warmup_steps": 2, "grad_clip": 1.0,
             "temperature": 0.07, "learnable_temperature": True, "random_crop": True,
-            "swap_probability": 0.5, "threads": 1, "device": "cpu"}
+            "swap_probability": 0.5, "threads": 1, "device": "cpu", "num_workers": 0,
+            "compile": False}
 
 
 def write_tiny_dataset(root: Path, n_train: int = 32, n_val: int = 12) -> Path:

@@ -13,6 +13,14 @@ that fails before its first epoch leaves the previous run's metrics and plots as
 
 Small datasets: a train split smaller than `batch_size` trains on batches of the whole
 split, and a warmup longer than a tenth of the run is clipped to that tenth (both logged).
+
+Several processes (`torchrun --nproc_per_node N src/train.py`): `batch_size` is the global
+batch, each process trains on its 1/N of it and the loss sees all of it, so the run computes
+what one process computes (see `textmotion.distributed`). On a GPU: batches are pinned and
+copied without waiting, the frozen backbone's caption features stay on the device (batches
+carry row numbers into them), the forward runs under bf16 autocast (the loss in float32),
+`train.compile` wraps it in torch.compile, and the only wait for the GPU in an epoch is the
+reading of its mean loss at the end.
 """
 from __future__ import annotations
 
@@ -27,9 +35,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from dvclive import Live
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from textmotion.distributed import (RankBatches, World, data_parallel, from_main, gather_batch, per_rank_batch,
+                                    process_group)
 from textmotion.io import atomic_dir, atomic_path
 from textmotion.loss import symmetric_info_nce
 from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
@@ -41,7 +52,8 @@ from textmotion.store import MotionStore, NormStats, prepare_motion
 NON_REPRODUCIBLE_METRICS = ("clips_per_s", "epoch_s")
 # Train params that change where or how fast a run goes, not what it computes: a resumed run
 # may change them.
-RUN_INDEPENDENT_PARAMS = ("threads", "device", "model_dir", "live_dir", "checkpoint_dir")
+RUN_INDEPENDENT_PARAMS = ("threads", "device", "num_workers", "compile", "model_dir", "live_dir",
+                          "checkpoint_dir")
 MAX_WARMUP_FRACTION = 0.1
 
 
@@ -83,30 +95,45 @@ class CaptionedClips(Dataset):
 
 
 class Collate:
-    """Pads motions; turns captions into cached backbone features (frozen) or tokens."""
+    """Pads motions; turns captions into rows of the cached backbone features (frozen) or tokens.
 
-    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None,
-                 features: torch.Tensor | None):
+    Only CPU tensors: it may run in DataLoader workers, and the cache stays on the device."""
+
+    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None):
         self.model = model
         self.feature_cache = feature_cache
-        self.features = features
 
     def __call__(self, items: Sequence[tuple[np.ndarray, str]]) -> dict:
         motions, captions = zip(*items)
         batch, mask = self.model.pad(motions)
         if self.feature_cache is not None:
-            text = {"features": self.features[[self.feature_cache[c] for c in captions]]}
+            text = {"feature_rows": torch.tensor([self.feature_cache[c] for c in captions])}
         else:
             text = self.model.text_encoder.tokenize(list(captions))
         return {"motions": batch, "mask": mask, "text": text}
 
 
-def embed_batch(model: RetrievalModel, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    text = {k: v.to(device) for k, v in batch["text"].items()}
-    text_embeddings = (model.text_encoder.project(text["features"]) if "features" in text
-                       else model.text_encoder(text))
-    motion_embeddings = model.motion_encoder(batch["motions"].to(device), batch["mask"].to(device))
-    return text_embeddings.float(), motion_embeddings.float()
+def to_device(batch: dict, device: torch.device) -> dict:
+    """The batch's tensors on `device`; from pinned memory the copies do not wait for the host."""
+    return {k: to_device(v, device) if isinstance(v, dict) else v.to(device, non_blocking=True)
+            for k, v in batch.items()}
+
+
+class Embedder(nn.Module):
+    """The training forward, the module DDP and torch.compile wrap: a batch on the device →
+    (text embeddings, motion embeddings, both float32, and the temperature)."""
+
+    def __init__(self, model: RetrievalModel, text_features: torch.Tensor | None):
+        super().__init__()
+        self.model = model
+        self.text_features = text_features  # the frozen backbone's cache, on the model's device
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        text = batch["text"]
+        text_embeddings = (self.model.text_encoder.project(self.text_features[text["feature_rows"]])
+                           if "feature_rows" in text else self.model.text_encoder(text))
+        motion_embeddings = self.model.motion_encoder(batch["motions"], batch["mask"])
+        return text_embeddings.float(), motion_embeddings.float(), self.model.temperature()
 
 
 def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) -> tuple[dict[str, int], torch.Tensor]:
@@ -136,13 +163,13 @@ def warmup_cosine(warmup_steps: int, total_steps: int) -> Callable[[int], float]
 
 
 @torch.no_grad()
-def validate(model: RetrievalModel, loader: DataLoader, device: torch.device) -> dict[str, float]:
+def validate(embedder: Embedder, loader: DataLoader, device: torch.device) -> dict[str, float]:
     """Val loss (batch InfoNCE, no gradient) and text→motion retrieval over the whole split."""
-    model.eval()
+    embedder.eval()
     texts, motions, loss_sum = [], [], 0.0
     for batch in loader:
-        text_embeddings, motion_embeddings = embed_batch(model, batch, device)
-        loss_sum += float(symmetric_info_nce(text_embeddings, motion_embeddings, model.temperature())) * len(text_embeddings)
+        text_embeddings, motion_embeddings, temperature = embedder(to_device(batch, device))
+        loss_sum += float(symmetric_info_nce(text_embeddings, motion_embeddings, temperature)) * len(text_embeddings)
         texts.append(text_embeddings.cpu())
         motions.append(motion_embeddings.cpu())
     texts, motions = torch.cat(texts).numpy(), torch.cat(motions).numpy()
@@ -180,22 +207,29 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """`train.device` for the process with this local rank (its own GPU under torchrun)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name, local_rank) if name == "cuda" else torch.device(name)
 
 
 class TrainingSession:
-    """A model with its data, optimizer and schedule, ready to train; built from params."""
+    """A model with its data, optimizer and schedule, ready to train; built from params.
 
-    def __init__(self, model_params: dict, train_params: dict, text_pretrained: bool = True):
+    In a world of several processes (`textmotion.distributed`) this process trains on its
+    rows of each global batch of `train.batch_size` clips; only rank 0 logs.
+    """
+
+    def __init__(self, model_params: dict, train_params: dict, text_pretrained: bool = True,
+                 world: World = World()):
         tp = self.params = train_params
+        self.world = world
         torch.set_num_threads(tp["threads"])
         downsample = read_report(tp["report"], "downsample")["downsample"]
         self.config = resolve_config(model_params, tp, downsample, text_pretrained)
         self.checkpoint = Path(tp["checkpoint_dir"]) / config_hash(self.config, tp["stats"]) / "last.pt"
-        self.device = pick_device(tp["device"])
+        self.device = pick_device(tp["device"], world.local_rank)
 
         seed_everything(tp["seed"])
         self.model = model = build_model(self.config, NormStats.load(tp["stats"])).to(self.device)
@@ -204,56 +238,78 @@ class TrainingSession:
                                           tp["swap_probability"])
         cache, features = (cache_text_features(model, [train_store, val_store]) if model.text_encoder.frozen
                            else (None, None))
-        self.collate = Collate(model, cache, features)
-        self.val_loader = DataLoader(CaptionedClips(val_store, model, False, tp["seed"]),
-                                     batch_size=tp["batch_size"], collate_fn=self.collate)
+        self.collate = Collate(model, cache)
+        self.embedder = Embedder(model, features)
+        parallel = data_parallel(self.embedder, world)
+        self.forward = torch.compile(parallel) if tp["compile"] else parallel
+        self.val_loader = self._data_loader(CaptionedClips(val_store, model, False, tp["seed"]),
+                                            batch_size=tp["batch_size"])
         self.optimizer = torch.optim.AdamW(parameter_groups(model, tp["lr"], tp["text_lr_scale"]),
-                                           weight_decay=tp["weight_decay"])
-        self.batch_size = min(tp["batch_size"], len(train_store))
+                                           weight_decay=tp["weight_decay"], fused=self.device.type == "cuda")
+        self.batch_size = min(tp["batch_size"], len(train_store))  # the global batch
         if self.batch_size < tp["batch_size"]:
-            print(f"train.batch_size {tp['batch_size']} > the {len(train_store)} train clips: "
-                  f"batches of {self.batch_size}", flush=True)
+            self._log(f"train.batch_size {tp['batch_size']} > the {len(train_store)} train clips: "
+                      f"batches of {self.batch_size}")
+        self.rank_batch = per_rank_batch(self.batch_size, world)
         self.steps_per_epoch = len(train_store) // self.batch_size
         total_steps = self.steps_per_epoch * tp["epochs"]
         warmup = min(tp["warmup_steps"], int(MAX_WARMUP_FRACTION * total_steps))
         if warmup < tp["warmup_steps"]:
-            print(f"train.warmup_steps {tp['warmup_steps']} > a tenth of the {total_steps}-step run: "
-                  f"warmup clipped to {warmup} steps", flush=True)
+            self._log(f"train.warmup_steps {tp['warmup_steps']} > a tenth of the {total_steps}-step run: "
+                      f"warmup clipped to {warmup} steps")
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(warmup, total_steps))
 
+    def _log(self, message: str) -> None:
+        if self.world.is_main:
+            print(message, flush=True)
+
+    def _data_loader(self, clips: CaptionedClips, **batching) -> DataLoader:
+        """`train.num_workers` workers; pinned batches when they go to a GPU."""
+        return DataLoader(clips, collate_fn=self.collate, num_workers=self.params["num_workers"],
+                          pin_memory=self.device.type == "cuda", **batching)
+
     def loader(self, epoch: int) -> DataLoader:
-        """The epoch's batches: order and augmentations depend on (seed, epoch) only."""
+        """This process's batches of the epoch: order and augmentations depend on (seed, epoch)
+        only, and the global batches on neither the number of processes nor of workers."""
         self.train_clips.epoch = epoch
         order = torch.Generator().manual_seed(self.params["seed"] * 100_003 + epoch)
-        return DataLoader(self.train_clips, batch_size=self.batch_size, shuffle=True,
-                          drop_last=True, collate_fn=self.collate, generator=order)
+        return self._data_loader(self.train_clips, generator=order,
+                                 batch_sampler=RankBatches(len(self.train_clips), self.batch_size, self.world, order))
 
-    def step(self, batch: dict) -> float:
-        """One optimisation step; returns the batch loss. bf16 autocast on GPU only."""
-        self.model.train()
+    def gradients(self, batch: dict) -> torch.Tensor:
+        """Forward and backward of this process's rows; returns the global batch's loss, on the
+        device (reading it would wait for the GPU). bf16 autocast on GPU only; the loss in float32."""
+        self.embedder.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            text_embeddings, motion_embeddings = embed_batch(self.model, batch, self.device)
-            loss = symmetric_info_nce(text_embeddings, motion_embeddings, self.model.temperature())
+            text_embeddings, motion_embeddings, temperature = self.forward(to_device(batch, self.device))
+        loss = symmetric_info_nce(gather_batch(text_embeddings, self.world),
+                                  gather_batch(motion_embeddings, self.world), temperature)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        return loss.detach()
+
+    def step(self, batch: dict) -> torch.Tensor:
+        """One optimisation step; returns the global batch's loss, on the device."""
+        loss = self.gradients(batch)
         torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
                                        self.params["grad_clip"])
         self.optimizer.step()
         self.scheduler.step()
-        return loss.item()
+        return loss
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        loss_sum, n_clips, started = 0.0, 0, time.perf_counter()
-        bar = tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}", leave=False)
-        for batch in bar:
-            loss_sum += self.step(batch) * len(batch["motions"])
-            n_clips += len(batch["motions"])
-            bar.set_postfix(loss=f"{loss_sum / n_clips:.4f}")
+        """One pass; the mean loss is summed on the device and read once, at the end."""
+        loss_sum, n_steps, started = torch.zeros((), dtype=torch.float64, device=self.device), 0, time.perf_counter()
+        for batch in tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}", leave=False, disable=not self.world.is_main):
+            loss_sum += self.step(batch)
+            n_steps += 1
+        train_loss = (loss_sum / n_steps).item()
         seconds = time.perf_counter() - started
-        return {"train_loss": loss_sum / n_clips, "clips_per_s": n_clips / seconds, "epoch_s": seconds}
+        n_clips = n_steps * self.batch_size
+        return {"train_loss": train_loss, "clips_per_s": n_clips / seconds, "epoch_s": seconds}
 
     def validate(self) -> dict[str, float]:
-        return validate(self.model, self.val_loader, self.device)
+        return validate(self.embedder, self.val_loader, self.device)
 
     def save_checkpoint(self, history: list[dict]) -> None:
         with atomic_path(self.checkpoint) as tmp:
@@ -270,7 +326,7 @@ class TrainingSession:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         _restore_rng_states(state["rng"])
-        print(f"resuming from {self.checkpoint} after epoch {len(state['history'])}", flush=True)
+        self._log(f"resuming from {self.checkpoint} after epoch {len(state['history'])}")
         return state["history"]
 
 
@@ -278,26 +334,33 @@ def train(model_params: dict, train_params: dict, stop_after_epochs: int | None 
           text_pretrained: bool = True) -> list[dict]:
     """Train (or resume) the run `train_params` describes; returns the per-epoch metrics.
 
+    Under torchrun every process trains and resumes from the same checkpoint; rank 0 alone
+    validates and writes dvclive, the checkpoint and the model folder while the others wait.
     `stop_after_epochs` ends the run after that many epochs, leaving its checkpoint as a
     killed run would (for tests). `text_pretrained=False` is for tests only.
     """
-    session = TrainingSession(model_params, train_params, text_pretrained)
-    history = session.load_checkpoint()
-    n_epochs = train_params["epochs"]
-    for epoch in range(len(history), n_epochs):
-        row = session.train_epoch(epoch)
-        row.update(session.validate(), temperature=session.model.temperature().item(),
-                   lr=session.scheduler.get_last_lr()[0])
-        history.append(row)
-        write_live(train_params["live_dir"], history)
-        print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
-        session.save_checkpoint(history)
-        if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
-            return history
-    save_model(train_params["model_dir"], session.model, session.config)
-    session.checkpoint.unlink(missing_ok=True)
-    session.checkpoint.parent.rmdir()
-    return history
+    with process_group(pick_device(train_params["device"]).type) as world:
+        session = TrainingSession(model_params, train_params, text_pretrained, world)
+        history = session.load_checkpoint()
+        n_epochs = train_params["epochs"]
+        for epoch in range(len(history), n_epochs):
+            row = session.train_epoch(epoch)
+            if world.is_main:
+                row.update(session.validate(), temperature=session.model.temperature().item(),
+                           lr=session.scheduler.get_last_lr()[0])
+                history.append(row)
+                write_live(train_params["live_dir"], history)
+                print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()),
+                      flush=True)
+                session.save_checkpoint(history)
+            history = from_main(history, world)
+            if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
+                return history
+        if world.is_main:
+            save_model(train_params["model_dir"], session.model, session.config)
+            session.checkpoint.unlink(missing_ok=True)
+            session.checkpoint.parent.rmdir()
+        return from_main(history, world)
 
 
 def _trainable_state(model: RetrievalModel) -> dict[str, torch.Tensor]:
