@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from textmotion.errors import DataError, run_cli
-from textmotion.io import atomic_path, load_params, write_json
+from textmotion.io import atomic_path, check_writable, load_params, write_json
 from textmotion.layout import QueryBatch, load_motion, read_query_wordings, read_scored_queries, reworded
 from textmotion.metrics import gallery_metrics, ranks_from_rankings, recall_curve, retrieval_summary, scored
 from textmotion.model_io import load_model
@@ -87,6 +87,7 @@ def main() -> None:
     cfg = load_params("evaluate")
     batches, gt = read_scored_queries(cfg["val_dir"], Path(cfg["val_dir"]) / "gt.csv")
     clips = query_clips(Path(cfg["val_dir"]) / "groups.csv", gt)
+    check_writable(cfg["submission"], cfg["metrics"], cfg["recall_plot"], cfg["examples_plot"])
     model = load_model(cfg["model_dir"])
 
     rankings = rank_candidates(model, batches, cfg["chunk_size"])

@@ -33,9 +33,9 @@ from typing import Iterable
 import numpy as np
 from tqdm import tqdm
 
-from textmotion.errors import DataError, run_cli
+from textmotion.errors import run_cli
 from textmotion.groups import build_query_groups, reword_groups
-from textmotion.io import atomic_dir, load_params
+from textmotion.io import atomic_dir, check_out_dir, check_writable, load_params
 from textmotion.layout import (TEST_QUERIES, check_motion, write_clip, write_clip_wordings, write_dataset_info,
                                write_id_list, write_metadata, write_query_wordings, write_test_set)
 from textmotion.sources.synthetic.captions import make_captions
@@ -148,6 +148,7 @@ def write_real_wording_tests(root: Path, cfg: dict) -> dict | None:
 
 
 def generate_stage(cfg: dict) -> None:
+    check_writable(folders=[cfg["out"]])
     seed, fps, n_clips = cfg["seed"], cfg["fps"], cfg["n_clips"]
     with atomic_dir(cfg["out"]) as root:
         test_report = write_test_queries(root, cfg)
@@ -167,9 +168,7 @@ def generate_stage(cfg: dict) -> None:
 def generate_from_specs(specs_file: str, out: str, seed: int, n_captions: int | None, fps: int,
                         force: bool) -> None:
     specs = load_specs(specs_file)
-    out_dir = Path(out)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not force:
-        raise DataError(out_dir, "exists and is not empty; pass --force to replace it")
+    out_dir = check_out_dir(out, force)
     clips = (make_clip(seed, POOL_STREAM, i, fps, spec, n_captions)
              for i, spec in enumerate(tqdm(specs, desc="clips", unit="clip")))
     with atomic_dir(out_dir) as root:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from textmotion.errors import DataError, run_cli
 from textmotion.sources.bvh import DEFAULT_FPS, UNITS, read_bvh_folder
-from textmotion.sources.common import check_out_dir, summary_line, write_source
+from textmotion.io import check_out_dir
+from textmotion.sources.common import summary_line, write_source
 from textmotion.sources.humanml3d import read_humanml3d
 from textmotion.sources.interhuman import read_interhuman
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import build_query_groups, reword_groups
-from textmotion.io import atomic_dir, atomic_path, load_params, write_json
+from textmotion.io import atomic_dir, atomic_path, check_writable, load_params, write_json
 from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_gt, write_query_batches,
                                write_query_wordings)
 from textmotion.prepared import read_report
@@ -46,6 +46,7 @@ def near_duplicate_clips(ids: list[str], captions: list[list[str]], threshold: f
 
 def main() -> None:
     cfg = load_params("make_val")
+    check_writable(folders=[cfg["out"]])
     prepared = Path(cfg["prepared"])
     store = MotionStore.open(prepared / "val")
     raw_root = Path(read_report(prepared, "raw_root")["raw_root"])

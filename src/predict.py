@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from textmotion.errors import run_cli
-from textmotion.io import load_params, write_json
+from textmotion.io import check_writable, load_params, write_json
 from textmotion.layout import (find_extra_test_sets, find_test_set, read_query_batches, read_query_wordings,
                                read_scored_queries, reworded)
 from textmotion.metrics import scored
@@ -54,6 +54,7 @@ def stage_config(cfg: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
+    check_writable(*[path for path in (cfg["out"], cfg["metrics"]) if path])
     if cfg["queries"] is None:
         reason = f"{cfg['raw_root']} has no test set (test_queries/, test_gt.csv): nothing to predict"
         print(f"predict skipped: {reason}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from textmotion.errors import DataError, run_cli
-from textmotion.io import atomic_dir, load_params, write_json
+from textmotion.io import atomic_dir, check_writable, load_params, write_json
 from textmotion.layout import VAL_LIST, Dataset, read_dataset, read_val_ids
 from textmotion.store import MotionStore, NormStats
 
@@ -64,6 +64,7 @@ def build_report(cfg: dict, dataset: Dataset, splits: dict[str, MotionStore], so
 
 def main() -> None:
     cfg = load_params("preprocess")
+    check_writable(folders=[cfg["out"]])
     dataset = read_dataset(cfg["raw_root"], skip_bad=cfg["skip_bad"])
     if len(dataset.ids) < MIN_CLIPS:
         raise DataError(cfg["raw_root"], f"{len(dataset.ids)} valid clips; the pipeline needs at least "

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
 from textmotion.errors import run_cli
-from textmotion.io import atomic_path, load_params
+from textmotion.io import atomic_path, check_writable, load_params
 from textmotion.metrics import pair_alignment
 from textmotion.model_io import build_untrained, load_model
 from textmotion.retrieval import encode_in_chunks
@@ -33,6 +33,7 @@ def tsne_2d(text_embeddings: np.ndarray, motion_embeddings: np.ndarray, perplexi
 
 def main() -> None:
     cfg = load_params("tsne")
+    check_writable(cfg["out"])
     store = MotionStore.open(cfg["val_store"])
     n_pairs = min(cfg["n_pairs"], len(store))
     texts = [store.captions[i][0] for i in range(n_pairs)]

@@ -73,7 +73,7 @@ BAD_FILES = {
     "nan": ("motions/00001.npy", lambda p: np.save(p, np.full((9, 384), np.nan, np.float32)), "NaN"),
     "inf": ("motions/00001.npy", lambda p: np.save(p, np.full((9, 384), np.inf)), "Inf"),
     "one frame": ("motions/00001.npy", lambda p: np.save(p, np.zeros((1, 384), np.float32)), "at least 2"),
-    "corrupt": ("motions/00001.npy", lambda p: p.write_bytes(b"not an array"), "readable"),
+    "corrupt": ("motions/00001.npy", lambda p: p.write_bytes(b"not an array"), "not a .npy array"),
     "truncated": ("motions/00001.npy", truncate, "readable"),
     "pickled": ("motions/00001.npy", save_pickled, "pickled"),
     "strings": ("motions/00001.npy", lambda p: np.save(p, np.array([["a"] * 384] * 3)), "numeric"),

@@ -36,6 +36,16 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict:
 
 # --- outputs --------------------------------------------------------------------------------
 
+def check_out_dir(out: str | Path, force: bool) -> Path:
+    """A CLI's --out folder as a Path, checked writable; a non-empty existing one is an error
+    unless `force` (nothing the user had is replaced silently)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise DataError(out, "exists and is not empty; pass --force to replace it")
+    check_writable(folders=[out])
+    return out
+
+
 def check_writable(*files: str | Path, folders: Iterable[str | Path] = ()) -> None:
     """Before heavy work: DataError naming the first output that could not be written.
 

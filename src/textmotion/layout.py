@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path, write_json
+from textmotion.io import atomic_path, read_npy, write_json
 from textmotion.skeleton import MOTION_DIM
 
 MAX_CAPTIONS = 3
@@ -94,20 +94,7 @@ def check_motion(motion: np.ndarray, path: str | Path) -> np.ndarray:
 
 def load_motion(path: str | Path) -> np.ndarray:
     """A validated (T, 384) float32 motion; refuses pickled content."""
-    try:
-        motion = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except ValueError as err:
-        if "object arrays" in str(err).lower():
-            raise DataError(path, "holds pickled Python objects; only plain numeric .npy "
-                                  "arrays are accepted") from None
-        if "pickled data" in str(err).lower():  # what NumPy says of a file with no .npy header
-            raise DataError(path, "not a readable .npy array (no NumPy header)") from None
-        raise DataError(path, f"not a readable .npy array ({err})") from None
-    except (OSError, EOFError) as err:
-        raise DataError(path, f"not a readable .npy array ({err})") from None
-    return check_motion(motion, path)
+    return check_motion(read_npy(path), path)
 
 
 def check_captions(captions: Sequence[str], path: str | Path) -> list[str]:

@@ -114,14 +114,6 @@ def same_caption_clips(ids: Sequence[str], captions: dict[str, list[str]]) -> di
     return {caption: holders[key(caption)] - {clip} for clip in ids for caption in captions[clip]}
 
 
-def check_out_dir(out: str | Path, force: bool) -> Path:
-    """`out` as a Path; a non-empty existing folder is an error unless `force`."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise DataError(out, "exists and is not empty; pass --force to replace it")
-    return out
-
-
 def write_source(out: Path, source: Path, clips: Iterable[Clip], info: dict, n_candidates: int,
                  seed: int) -> dict:
     """Write imported clips as a dataset folder, atomically; return its dataset.json.
