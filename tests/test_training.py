@@ -10,7 +10,7 @@ import torch
 
 from textmotion.model_io import build_model, load_model, resolve_config, save_model
 from textmotion.store import MotionStore, NormStats
-from textmotion.training import NON_REPRODUCIBLE_METRICS, train
+from textmotion.training import NON_REPRODUCIBLE_METRICS, TrainingSession, train
 
 ACTIONS = ["walks forward", "waves a hand", "jumps twice", "sits down"]
 
@@ -143,3 +143,15 @@ def test_a_failing_run_keeps_the_previous_dvclive_output(tiny_data, uninterrupte
         train(TINY_MODEL, params)
     assert {p.relative_to(live): p.read_bytes() for p in live.rglob("*") if p.is_file()} == before
     assert not list(root_a.glob(".dvclive.*"))  # no staging folder left behind
+
+
+def test_worker_processes_make_the_same_batches(tiny_data, tmp_path):
+    """train.num_workers moves batch making off the training process, not what the batches hold."""
+    session = TrainingSession(TINY_MODEL, tiny_train_params(tmp_path, tiny_data))
+    in_process = list(session.loader(1))
+    session.params = {**session.params, "num_workers": 2}
+    in_workers = list(session.loader(1))
+    assert len(in_workers) == len(in_process) == 4
+    for a, b in zip(in_process, in_workers):
+        assert torch.equal(a["motions"], b["motions"]) and torch.equal(a["mask"], b["mask"])
+        assert torch.equal(a["text"]["feature_rows"], b["text"]["feature_rows"])
