@@ -22,8 +22,8 @@ from typing import Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
-from torch.distributed._functional_collectives import all_gather_single
 from torch import nn
+from torch.distributed._functional_collectives import all_gather_single
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Sampler
 

@@ -250,7 +250,7 @@ class TrainingSession:
         if self.batch_size < tp["batch_size"]:
             self._log(f"train.batch_size {tp['batch_size']} > the {len(train_store)} train clips: "
                       f"batches of {self.batch_size}")
-        self.rank_batch = per_rank_batch(self.batch_size, world)
+        per_rank_batch(self.batch_size, world)  # an uneven split is refused before any step
         self.steps_per_epoch = len(train_store) // self.batch_size
         total_steps = self.steps_per_epoch * tp["epochs"]
         warmup = min(tp["warmup_steps"], int(MAX_WARMUP_FRACTION * total_steps))
