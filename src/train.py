@@ -2,6 +2,12 @@
 
 Writes the model folder (`train.model_dir`) and per-epoch metrics to `train.live_dir`;
 resumes from `train.checkpoint_dir` when a run with the same config was interrupted.
+
+Data parallel on N processes (GPUs, or CPU processes with gloo), same result as one process:
+
+    torchrun --nproc_per_node N src/train.py
+
+`train.batch_size` is then the global batch (divisible by N); rank 0 writes every output.
 """
 from __future__ import annotations
 
