@@ -38,22 +38,25 @@ PROBE_STEPS = 4
 WARMUP_STEPS = 3
 
 
-def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[str, list[float]]:
-    """Step seconds of the step before and now, each on the same batches, interleaved."""
+def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[str, dict[str, list[float]]]:
+    """Wall and CPU (process) seconds of the step before and now, on the same batches,
+    interleaved. CPU seconds count every thread, and barely move when other processes
+    share the cores, which wall seconds do."""
     sessions = {"before": TrainingSession(model_params, train_params),
                 "now": TrainingSession(model_params, train_params)}
     encoder = sessions["before"].model.motion_encoder
     encoder.forward = encoder.reference_forward
     fill = {"before": True, "now": torch.utils.deterministic.fill_uninitialized_memory}
-    times = {name: [] for name in sessions}
+    times = {name: {"wall": [], "cpu": []} for name in sessions}
     batches = (batch for epoch in itertools.count() for batch in sessions["now"].loader(epoch))
     for index, batch in zip(range(WARMUP_STEPS + n_steps), batches):
         for name in (sessions if index % 2 else reversed(sessions)):  # neither always goes first
             torch.utils.deterministic.fill_uninitialized_memory = fill[name]
-            tick = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             sessions[name].step(batch)
             if index >= WARMUP_STEPS:
-                times[name].append(time.perf_counter() - tick)
+                times[name]["wall"].append(time.perf_counter() - wall)
+                times[name]["cpu"].append(time.process_time() - cpu)
     return times
 
 
@@ -105,15 +108,15 @@ def main() -> None:
             train_params = {**params["train"], "threads": args.threads, "device": args.device,
                             "checkpoint_dir": scratch, "model_dir": scratch, "live_dir": scratch}
             times = compare_paths(params["model"], train_params, args.steps)
-        medians = {name: statistics.median(seconds) for name, seconds in times.items()}
         print(f"default train step, batch {params['train']['batch_size']}, {args.threads} threads, {args.device}, "
-              f"{args.steps} steps each, interleaved")
-        for name, seconds in times.items():
-            quartiles = statistics.quantiles(seconds, n=4)
-            print(f"{name:<7} median {medians[name] * 1e3:6.1f} ms  (quartiles {quartiles[0] * 1e3:.1f}–"
-                  f"{quartiles[2] * 1e3:.1f})  {params['train']['batch_size'] / medians[name]:6.0f} clips/s")
-        print(f"now / before: {medians['now'] / medians['before']:.3f}  "
-              f"({medians['before'] / medians['now']:.2f}× faster)")
+              f"{args.steps} steps each, interleaved; medians (quartiles) in ms")
+        for clock in ("wall", "cpu"):
+            medians = {name: statistics.median(t[clock]) for name, t in times.items()}
+            for name, t in times.items():
+                quartiles = statistics.quantiles(t[clock], n=4)
+                print(f"{clock:<4} {name:<7} {medians[name] * 1e3:7.1f}  ({quartiles[0] * 1e3:.1f}–{quartiles[2] * 1e3:.1f})")
+            print(f"{clock:<4} now / before: {medians['now'] / medians['before']:.3f}  "
+                  f"({medians['before'] / medians['now']:.2f}× faster)")
         return
     seed = yaml.safe_load(Path(args.seed_params).read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as scratch:  # nothing is saved; keep outputs off the repo

@@ -103,7 +103,7 @@ class _Packing:
         self.real, self.batch, self.length = real, batch, length
         self.dense = len(real) == batch * length
         # additive key mask, (B, 1, 1, T): -inf on padded keys
-        self.key_bias = None if self.dense else torch.zeros(padded.shape).masked_fill(
+        self.key_bias = None if self.dense else torch.zeros_like(padded, dtype=torch.float32).masked_fill(
             padded, float("-inf")).view(batch, 1, 1, length)
 
     def unpack(self, x: torch.Tensor) -> torch.Tensor:
