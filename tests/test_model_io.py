@@ -142,3 +142,12 @@ def test_config_with_bad_keys(folder, change, pattern):
 def test_damaged_statistics(folder):
     (folder / "stats.npz").write_bytes(np.random.default_rng(0).bytes(1000))
     refused(folder, rf"stats.npz: not a readable .npz archive of normalisation statistics; {TRAIN_STAGE}")
+
+
+def test_folders_saved_with_the_temperature_still_load(folder):
+    """Before the temperature moved to the loss, text_encoder.pt held it too: it is ignored."""
+    texts = ["a person waves", "two people shake hands"]
+    expected = load_model(folder, device="cpu").encode_texts(texts)
+    state = torch.load(folder / "text_encoder.pt")
+    torch.save({**state, "temperature.log_value": torch.tensor(-2.66)}, folder / "text_encoder.pt")
+    np.testing.assert_array_equal(load_model(folder, device="cpu").encode_texts(texts), expected)

@@ -1,8 +1,7 @@
 """The retrieval model and its folder: the one place texts and raw motions become embeddings.
 
 A model folder holds `motion_encoder.pt`, `text_encoder.pt` (the trainable text side: the
-projection, the temperature, and the backbone when it was fine-tuned or randomly
-initialised), `config.json` (the resolved config: params sections `model` and `train`, the
+projection, and the backbone when it was fine-tuned or randomly initialised), `config.json` (the resolved config: params sections `model` and `train`, the
 preprocessing `downsample`, the seed, library versions) and `stats.npz`. Tools read the
 config beside the weights, never params.yaml.
 
@@ -25,7 +24,6 @@ from torch import nn
 
 from textmotion.errors import DataError
 from textmotion.io import atomic_dir, atomic_path, write_json
-from textmotion.loss import Temperature
 from textmotion.motion_encoder import MotionEncoder
 from textmotion.params import Model, validate
 from textmotion.skeleton import MOTION_DIM
@@ -35,16 +33,17 @@ from textmotion.text_encoders import build_text_encoder
 VERSIONED_LIBRARIES = ("torch", "numpy", "transformers", "open_clip_torch")
 MODEL_FILES = (MOTION_WEIGHTS, TEXT_WEIGHTS, CONFIG, STATS) = (
     "motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz")
+# Folders saved before the temperature moved to the loss (training) hold it in text_encoder.pt.
+LEGACY_TEMPERATURE = "temperature."
 MADE_BY = "model folders are made by the train stage: run it (dvc repro train)"
 
 
 class RetrievalModel(nn.Module):
-    def __init__(self, text_encoder: nn.Module, motion_encoder: MotionEncoder,
-                 temperature: Temperature, stats: NormStats, downsample: int, max_frames: int):
+    def __init__(self, text_encoder: nn.Module, motion_encoder: MotionEncoder, stats: NormStats,
+                 downsample: int, max_frames: int):
         super().__init__()
         self.text_encoder = text_encoder
         self.motion_encoder = motion_encoder
-        self.temperature = temperature
         self.stats = stats
         self.downsample = downsample
         self.max_frames = max_frames
@@ -111,16 +110,14 @@ def build_model(config: dict, stats: NormStats, pretrained: bool | None = None) 
     `pretrained` defaults to the config's `text_pretrained`; False (random text backbone) is
     for tests only.
     """
-    model, train = config["model"], config["train"]
+    model = config["model"]
     pretrained = config["text_pretrained"] if pretrained is None else pretrained
     text_encoder = build_text_encoder(model["text_encoder"], model["embed_dim"], model["freeze_text"],
                                       model["clip_checkpoint"], pretrained)
     motion_encoder = MotionEncoder(model["embed_dim"], model["d_model"], model["n_layers"], model["n_heads"],
                                    model["ff_dim"], model["dropout"], model["patch_size"],
                                    model["max_frames"], model["padding_mask"])
-    temperature = Temperature(train["temperature"], train["learnable_temperature"])
-    return RetrievalModel(text_encoder, motion_encoder, temperature, stats, config["downsample"],
-                          model["max_frames"])
+    return RetrievalModel(text_encoder, motion_encoder, stats, config["downsample"], model["max_frames"])
 
 
 def _backbone_is_saved(config: dict) -> bool:
@@ -129,12 +126,10 @@ def _backbone_is_saved(config: dict) -> bool:
 
 
 def text_side_state(model: RetrievalModel, config: dict) -> dict[str, torch.Tensor]:
-    """The text-side weights a model folder keeps (see `_backbone_is_saved`), and the temperature."""
+    """The text-side weights a model folder keeps (see `_backbone_is_saved`)."""
     keep_backbone = _backbone_is_saved(config)
-    state = {f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()
-             if keep_backbone or not k.startswith("backbone.")}
-    state.update({f"temperature.{k}": v for k, v in model.temperature.state_dict().items()})
-    return state
+    return {f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()
+            if keep_backbone or not k.startswith("backbone.")}
 
 
 def save_model(model_dir: str | Path, model: RetrievalModel, config: dict) -> None:
@@ -157,18 +152,10 @@ def save_state(path: str | Path, state: dict) -> None:
 
 # --- reading a model folder: every problem is one DataError naming the file -------------------
 
-class SavedTrain(BaseModel):
-    """The train settings a model folder is rebuilt with."""
-    model_config = ConfigDict(strict=True, extra="allow")
-    temperature: float = Field(gt=0)
-    learnable_temperature: bool
-
-
 class SavedConfig(BaseModel):
     """What a model folder's config.json must hold for the folder to be rebuilt."""
     model_config = ConfigDict(strict=True, extra="allow")
     model: Model
-    train: SavedTrain
     downsample: int = Field(ge=1)
     seed: int = Field(ge=0)
     text_pretrained: bool
@@ -250,7 +237,8 @@ def load_model(model_dir: str | Path, device: str | torch.device | None = None) 
     """
     model_dir, config, stats = _read_folder(model_dir)
     motion_state = _read_weights(model_dir / MOTION_WEIGHTS)
-    text_state = _read_weights(model_dir / TEXT_WEIGHTS)
+    text_state = {k: v for k, v in _read_weights(model_dir / TEXT_WEIGHTS).items()
+                  if not k.startswith(LEGACY_TEMPERATURE)}
     model = build_model(config, stats, pretrained=not _backbone_is_saved(config))
     expected_motion, expected_text = model.motion_encoder.state_dict(), text_side_state(model, config)
     _check_agreement(model_dir / MOTION_WEIGHTS, motion_state, expected_motion, ("the text encoder", expected_text))

@@ -42,7 +42,7 @@ from tqdm import tqdm
 from textmotion.distributed import (RankBatches, World, data_parallel, from_main, gather_batch, per_rank_batch,
                                     process_group)
 from textmotion.io import atomic_dir, atomic_path
-from textmotion.loss import symmetric_info_nce
+from textmotion.loss import Temperature, symmetric_info_nce
 from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
 from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model
 from textmotion.prepared import read_report
@@ -123,9 +123,10 @@ class Embedder(nn.Module):
     """The training forward, the module DDP and torch.compile wrap: a batch on the device →
     (text embeddings, motion embeddings, both float32, and the temperature)."""
 
-    def __init__(self, model: RetrievalModel, text_features: torch.Tensor | None):
+    def __init__(self, model: RetrievalModel, temperature: Temperature, text_features: torch.Tensor | None):
         super().__init__()
         self.model = model
+        self.temperature = temperature  # the loss's, not the model folder's
         self.text_features = text_features  # the frozen backbone's cache, on the model's device
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -133,7 +134,7 @@ class Embedder(nn.Module):
         text_embeddings = (self.model.text_encoder.project(self.text_features[text["feature_rows"]])
                            if "feature_rows" in text else self.model.text_encoder(text))
         motion_embeddings = self.model.motion_encoder(batch["motions"], batch["mask"])
-        return text_embeddings.float(), motion_embeddings.float(), self.model.temperature()
+        return text_embeddings.float(), motion_embeddings.float(), self.temperature()
 
 
 def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) -> tuple[dict[str, int], torch.Tensor]:
@@ -142,11 +143,14 @@ def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) ->
     return {c: i for i, c in enumerate(captions)}, model.text_encoder.features_of(captions)
 
 
-def parameter_groups(model: RetrievalModel, lr: float, text_lr_scale: float) -> list[dict]:
-    """The pretrained text backbone learns at lr × text_lr_scale; everything new at lr."""
+def parameter_groups(model: RetrievalModel, temperature: Temperature, lr: float,
+                     text_lr_scale: float) -> list[dict]:
+    """The pretrained text backbone learns at lr × text_lr_scale; everything new (a learnable
+    temperature too) at lr."""
     backbone = [p for p in model.text_encoder.backbone.parameters() if p.requires_grad]
     backbone_ids = {id(p) for p in backbone}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in backbone_ids]
+    rest = [p for p in [*model.parameters(), *temperature.parameters()]
+            if p.requires_grad and id(p) not in backbone_ids]
     groups = [{"params": rest, "lr": lr}]
     if backbone:
         groups.append({"params": backbone, "lr": lr * text_lr_scale})
@@ -233,18 +237,19 @@ class TrainingSession:
 
         seed_everything(tp["seed"])
         self.model = model = build_model(self.config, NormStats.load(tp["stats"])).to(self.device)
+        self.temperature = Temperature(tp["temperature"], tp["learnable_temperature"]).to(self.device)
         train_store, val_store = MotionStore.open(tp["train_store"]), MotionStore.open(tp["val_store"])
         self.train_clips = CaptionedClips(train_store, model, True, tp["seed"], tp["random_crop"],
                                           tp["swap_probability"])
         cache, features = (cache_text_features(model, [train_store, val_store]) if model.text_encoder.frozen
                            else (None, None))
         self.collate = Collate(model, cache)
-        self.embedder = Embedder(model, features)
+        self.embedder = Embedder(model, self.temperature, features)
         parallel = data_parallel(self.embedder, world)
         self.forward = torch.compile(parallel) if tp["compile"] else parallel
         self.val_loader = self._data_loader(CaptionedClips(val_store, model, False, tp["seed"]),
                                             batch_size=tp["batch_size"])
-        self.optimizer = torch.optim.AdamW(parameter_groups(model, tp["lr"], tp["text_lr_scale"]),
+        self.optimizer = torch.optim.AdamW(parameter_groups(model, self.temperature, tp["lr"], tp["text_lr_scale"]),
                                            weight_decay=tp["weight_decay"], fused=self.device.type == "cuda")
         self.batch_size = min(tp["batch_size"], len(train_store))  # the global batch
         if self.batch_size < tp["batch_size"]:
@@ -313,7 +318,8 @@ class TrainingSession:
 
     def save_checkpoint(self, history: list[dict]) -> None:
         with atomic_path(self.checkpoint) as tmp:
-            torch.save({"model": _trainable_state(self.model), "optimizer": self.optimizer.state_dict(),
+            torch.save({"model": _trainable_state(self.model), "temperature": self.temperature.state_dict(),
+                        "optimizer": self.optimizer.state_dict(),
                         "scheduler": self.scheduler.state_dict(), "rng": _rng_states(),
                         "history": history}, tmp)
 
@@ -323,6 +329,7 @@ class TrainingSession:
             return []
         state = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"], strict=False)
+        self.temperature.load_state_dict(state["temperature"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         _restore_rng_states(state["rng"])
@@ -346,7 +353,7 @@ def train(model_params: dict, train_params: dict, stop_after_epochs: int | None 
         for epoch in range(len(history), n_epochs):
             row = session.train_epoch(epoch)
             if world.is_main:
-                row.update(session.validate(), temperature=session.model.temperature().item(),
+                row.update(session.validate(), temperature=session.temperature().item(),
                            lr=session.scheduler.get_last_lr()[0])
                 history.append(row)
                 write_live(train_params["live_dir"], history)
