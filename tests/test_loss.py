@@ -42,3 +42,20 @@ def test_temperature_fixed_or_learnable_and_clamped():
     with torch.no_grad():
         learnable.log_value.fill_(math.log(1e-5))
     assert learnable().item() == pytest.approx(0.01)
+
+
+def test_false_negatives_leave_both_softmaxes():
+    """A masked pair is neither a negative of the text nor of the motion: the loss equals the
+    one computed with that logit removed by hand."""
+    generator = torch.Generator().manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(4, 8, generator=generator), dim=-1)
+    motion = torch.nn.functional.normalize(torch.randn(4, 8, generator=generator), dim=-1)
+    mask = torch.zeros(4, 4, dtype=torch.bool)
+    mask[0, 2] = mask[2, 0] = True
+    logits = text @ motion.T / 0.1
+    logits[0, 2] = logits[2, 0] = float("-inf")
+    targets = torch.arange(4)
+    expected = (torch.nn.functional.cross_entropy(logits, targets)
+                + torch.nn.functional.cross_entropy(logits.T, targets)) / 2
+    assert torch.allclose(symmetric_info_nce(text, motion, 0.1, mask), expected)
+    assert not torch.allclose(symmetric_info_nce(text, motion, 0.1), expected)

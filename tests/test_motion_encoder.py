@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from textmotion.motion_encoder import DROPOUT_RESOLUTION, MotionEncoder, fast_dropout
+from textmotion.skeleton import MOTION_DIM
 
 
 def encoder(**overrides) -> MotionEncoder:
@@ -108,3 +109,19 @@ def test_fast_dropout_rate_scale_and_gradient():
     torch.testing.assert_close(x.grad, out.detach())              # the same mask and scale
     assert not torch.equal(fast_dropout(x, 0.1) != 0, kept)        # a fresh mask each call
     assert fast_dropout(x, 0.0) is x
+
+
+def test_length_feature_tells_durations_apart():
+    """Constant frames (no positional signal) pool to the same mean whatever their number; the
+    length feature tells a short clip from a long one, and without it they are the same embedding."""
+    torch.manual_seed(0)
+    frames = torch.randn(1, 1, MOTION_DIM).expand(2, 40, MOTION_DIM).clone()
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    mask[0, 10:] = False
+    frames[0, 10:] = 0
+    for length_feature, differ in ((False, False), (True, True)):
+        encoder = MotionEncoder(16, 16, 1, 2, 32, 0.0, 1, 40, True, length_feature).eval()
+        with torch.no_grad():
+            encoder.positions.zero_()
+            a, b = encoder(frames, mask)
+        assert (not torch.allclose(a, b, atol=1e-5)) == differ

@@ -26,8 +26,8 @@ def tiny_train_params(root: Path, data: Path) -> dict:
             "checkpoint_dir": str(root / "checkpoints"), "epochs": 2, "batch_size": 8, "lr": 1e-3,
             "text_lr_scale": 0.1, "weight_decay": 0.01, "warmup_steps": 2, "grad_clip": 1.0,
             "temperature": 0.07, "learnable_temperature": True, "random_crop": True,
-            "swap_probability": 0.5, "threads": 1, "device": "cpu", "num_workers": 0,
-            "compile": False}
+            "swap_probability": 0.5, "threads": 1, "device": "cpu", "num_workers": 0, "compile": False,
+            "captions_per_clip": None, "false_negative_threshold": None}
 
 
 def write_tiny_dataset(root: Path, n_train: int = 32, n_val: int = 12) -> Path:
@@ -155,3 +155,33 @@ def test_worker_processes_make_the_same_batches(tiny_data, tmp_path):
     for a, b in zip(in_process, in_workers):
         assert torch.equal(a["motions"], b["motions"]) and torch.equal(a["mask"], b["mask"])
         assert torch.equal(a["text"]["feature_rows"], b["text"]["feature_rows"])
+
+
+def test_training_variants_train_and_round_trip(tiny_data, tmp_path):
+    """The ablation switches: the seed's per-clip z-score, an explicit length feature, one
+    caption per clip and the false-negative filter all train to finite losses, and the saved
+    folder gives the trained model's embeddings back."""
+    model = {**TINY_MODEL, "normalisation": "per_clip", "length_feature": True}
+    params = {**tiny_train_params(tmp_path, tiny_data), "captions_per_clip": 1, "false_negative_threshold": 0.9}
+    history = train(model, params)
+    assert all(np.isfinite(row["train_loss"]) for row in history)
+    loaded = load_model(tmp_path / "models", "cpu")
+    assert loaded.normalisation == "per_clip" and loaded.motion_encoder.length is not None
+    store = MotionStore.open(tiny_data / "val")
+    prepared = loaded.prepare(store.motion(0))
+    np.testing.assert_allclose(prepared.mean(0), 0, atol=1e-4)  # each clip by its own statistics
+
+
+def test_false_negative_filter_finds_same_captions_in_the_batch(tiny_data, tmp_path):
+    session = TrainingSession(TINY_MODEL, {**tiny_train_params(tmp_path, tiny_data), "false_negative_threshold": 0.99})
+    batch = next(iter(session.loader(0)))
+    captions = [session.train_clips[i][1] for i in range(len(session.train_clips))]
+    mask = session.false_negatives(batch)
+    rows = batch["similarity_rows"].tolist()
+    text_of = {row: caption for caption, row in session.collate.similarity_rows.items()}
+    texts = [text_of[row] for row in rows]
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            if i != j and texts[i] == texts[j]:
+                assert mask[i, j]  # the very same caption is always a false negative
+    assert not mask.diagonal().any() and len(set(captions)) > 1

@@ -1,8 +1,9 @@
 """Symmetric InfoNCE (the CLIP loss) and its temperature.
 
-Duplicate captions in a batch (two clips described by the same sentence) are treated as
-ordinary negatives, as in the seed; with batch 64 and 1–3 varied captions per clip they are
-rare enough not to matter, and masking them would make the loss depend on caption strings.
+Duplicate captions in a batch (two clips described by the same sentence) are ordinary
+negatives, as in the seed, unless the caller passes `false_negatives`: pairs (i, j), i != j,
+whose captions say the same (TMR filters them by text-embedding similarity), which are then
+neither pushed apart nor counted.
 """
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ MAX_TEMPERATURE = 1.0
 
 
 def symmetric_info_nce(text_embeddings: torch.Tensor, motion_embeddings: torch.Tensor,
-                       temperature: torch.Tensor | float) -> torch.Tensor:
+                       temperature: torch.Tensor | float,
+                       false_negatives: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of the text→motion and motion→text cross-entropies; pair i is row i of both.
 
     Both inputs are (B, D) and L2-normalised, so the logits are cosines / temperature.
+    `false_negatives` (B, B) bool, off the diagonal: logits left out of both softmaxes.
     """
     logits = text_embeddings @ motion_embeddings.T / temperature
+    if false_negatives is not None:
+        logits = logits.masked_fill(false_negatives, float("-inf"))
     targets = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 

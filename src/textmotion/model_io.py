@@ -35,26 +35,31 @@ MODEL_FILES = (MOTION_WEIGHTS, TEXT_WEIGHTS, CONFIG, STATS) = (
     "motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz")
 # Folders saved before the temperature moved to the loss (training) hold it in text_encoder.pt.
 LEGACY_TEMPERATURE = "temperature."
+PER_CLIP_EPSILON = 1e-6  # the seed's
 MADE_BY = "model folders are made by the train stage: run it (dvc repro train)"
 
 
 class RetrievalModel(nn.Module):
     def __init__(self, text_encoder: nn.Module, motion_encoder: MotionEncoder, stats: NormStats,
-                 downsample: int, max_frames: int):
+                 downsample: int, max_frames: int, normalisation: str = "dataset"):
         super().__init__()
         self.text_encoder = text_encoder
         self.motion_encoder = motion_encoder
         self.stats = stats
         self.downsample = downsample
         self.max_frames = max_frames
+        self.normalisation = normalisation
 
     @property
     def device(self) -> torch.device:
         return self.motion_encoder.input.weight.device
 
     def prepare(self, raw_motion: np.ndarray, start: int = 0) -> np.ndarray:
-        """Raw (T, 384) → downsampled, `max_frames` frames from `start`, normalised."""
+        """Raw (T, 384) → downsampled, `max_frames` frames from `start`, normalised by the train
+        split's statistics, or (normalisation "per_clip", the seed's) by the window's own."""
         frames = prepare_motion(raw_motion, self.downsample)[start:start + self.max_frames]
+        if self.normalisation == "per_clip":
+            return ((frames - frames.mean(0)) / (frames.std(0) + PER_CLIP_EPSILON)).astype(np.float32)
         return np.asarray(self.stats.apply(frames), dtype=np.float32)
 
     def pad(self, motions: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,8 +121,9 @@ def build_model(config: dict, stats: NormStats, pretrained: bool | None = None) 
                                       model["clip_checkpoint"], pretrained)
     motion_encoder = MotionEncoder(model["embed_dim"], model["d_model"], model["n_layers"], model["n_heads"],
                                    model["ff_dim"], model["dropout"], model["patch_size"],
-                                   model["max_frames"], model["padding_mask"])
-    return RetrievalModel(text_encoder, motion_encoder, stats, config["downsample"], model["max_frames"])
+                                   model["max_frames"], model["padding_mask"], model.get("length_feature", False))
+    return RetrievalModel(text_encoder, motion_encoder, stats, config["downsample"], model["max_frames"],
+                          model.get("normalisation", "dataset"))
 
 
 def _backbone_is_saved(config: dict) -> bool:

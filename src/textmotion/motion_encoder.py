@@ -41,8 +41,12 @@ DROPOUT_RESOLUTION = 1 << 16   # dropout draws 16 random bits per element
 
 class MotionEncoder(nn.Module):
     def __init__(self, embed_dim: int, d_model: int, n_layers: int, n_heads: int, ff_dim: int,
-                 dropout: float, patch_size: int, max_frames: int, padding_mask: bool):
+                 dropout: float, patch_size: int, max_frames: int, padding_mask: bool,
+                 length_feature: bool = False):
         super().__init__()
+        # the clip's duration (log of its real frames), added to the pooled vector: with the
+        # padding mask, pooling alone cannot tell a short clip from a long one
+        self.length = nn.Linear(1, d_model) if length_feature else None
         self.patch_size = patch_size
         self.padding_mask = padding_mask
         self.dropout = dropout
@@ -69,7 +73,7 @@ class MotionEncoder(nn.Module):
         clip_of_token = real // length
         counts = token_mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)
         pooled = x.new_zeros(batch, x.shape[1]).index_add(0, clip_of_token, x) / counts
-        return F.normalize(self.projection(self.norm(pooled)), dim=-1)
+        return self._embed(pooled, frame_mask)
 
     def reference_forward(self, motions: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """`forward` as PyTorch's own TransformerEncoder computes it on the padded batch, with
@@ -82,6 +86,12 @@ class MotionEncoder(nn.Module):
             pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1)
         else:
             pooled = self.transformer(x).mean(1)
+        return self._embed(pooled, frame_mask)
+
+    def _embed(self, pooled: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled tokens (+ the length feature) → LayerNorm → projection → L2 normalisation."""
+        if self.length is not None:
+            pooled = pooled + self.length(frame_mask.sum(1, keepdim=True).clamp(min=1).to(pooled.dtype).log())
         return F.normalize(self.projection(self.norm(pooled)), dim=-1)
 
     def _patchify(self, motions: torch.Tensor, frame_mask: torch.Tensor):

@@ -123,6 +123,13 @@ class Model(Section):
                                               "frames at inference")
     padding_mask: bool = Field(description="true: padding is neither attended nor pooled; false: the "
                                            "seed's behaviour, clips padded to max_frames")
+    length_feature: bool = Field(
+        default=False, description="true: the clip's duration (log frames) is added to the pooled motion "
+                                   "vector. Model folders from before this option have none")
+    normalisation: Literal["dataset", "per_clip"] = Field(
+        default="dataset", description="dataset: per-feature mean/std of the train split; per_clip: each "
+                                       "clip by its own mean/std (the seed's; loses position, scale and speed). "
+                                       "Model folders from before this option are 'dataset'")
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "Model":
@@ -168,6 +175,11 @@ class Train(Section):
                                                             "exchanged in a training clip")
     threads: int = Field(ge=1, description="torch CPU threads")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: CUDA when available, else the CPU")
+    captions_per_clip: int | None = Field(ge=1, le=3, description="training draws each clip's caption "
+                                                                 "from its first k (null: all of them)")
+    false_negative_threshold: float | None = Field(
+        gt=0, le=1, description="pairs of a batch whose captions' pretrained sentence embeddings have a "
+                                "cosine above this are not pushed apart (TMR's filter); null: no filter")
     num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes (0: batches are made "
                                                           "in the training process)")
     compile: bool = Field(default=False, description="true: the training forward is wrapped in torch.compile")

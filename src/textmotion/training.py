@@ -48,6 +48,7 @@ from textmotion.model_io import RetrievalModel, build_model, resolve_config, sav
 from textmotion.prepared import read_report
 from textmotion.skeleton import swap_persons
 from textmotion.store import MotionStore, NormStats, prepare_motion
+from textmotion.text_encoders import sentence_embeddings
 
 NON_REPRODUCIBLE_METRICS = ("clips_per_s", "epoch_s")
 # Train params that change where or how fast a run goes, not what it computes: a resumed run
@@ -67,8 +68,9 @@ class CaptionedClips(Dataset):
     """
 
     def __init__(self, store: MotionStore, model: RetrievalModel, augment: bool, seed: int,
-                 random_crop: bool = False, swap_probability: float = 0.0):
+                 random_crop: bool = False, swap_probability: float = 0.0, captions_per_clip: int | None = None):
         self.store = store
+        self.captions_per_clip = captions_per_clip  # None: all of them
         self.model = model
         self.augment = augment
         self.seed = seed
@@ -84,6 +86,7 @@ class CaptionedClips(Dataset):
         if not self.augment:
             return self.model.prepare(raw), captions[0]
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        captions = captions[:self.captions_per_clip]
         caption = captions[rng.integers(len(captions))]
         if rng.random() < self.swap_probability:
             raw = swap_persons(raw)
@@ -99,9 +102,11 @@ class Collate:
 
     Only CPU tensors: it may run in DataLoader workers, and the cache stays on the device."""
 
-    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None):
+    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None,
+                 similarity_rows: dict[str, int] | None = None):
         self.model = model
         self.feature_cache = feature_cache
+        self.similarity_rows = similarity_rows  # caption → its row of the false-negative filter's cache
 
     def __call__(self, items: Sequence[tuple[np.ndarray, str]]) -> dict:
         motions, captions = zip(*items)
@@ -110,7 +115,10 @@ class Collate:
             text = {"feature_rows": torch.tensor([self.feature_cache[c] for c in captions])}
         else:
             text = self.model.text_encoder.tokenize(list(captions))
-        return {"motions": batch, "mask": mask, "text": text}
+        out = {"motions": batch, "mask": mask, "text": text}
+        if self.similarity_rows is not None:
+            out["similarity_rows"] = torch.tensor([self.similarity_rows[c] for c in captions])
+        return out
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -141,6 +149,13 @@ def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) ->
     """Frozen backbone: every distinct caption's features, computed once."""
     captions = sorted({c for store in stores for clip in store.captions for c in clip})
     return {c: i for i, c in enumerate(captions)}, model.text_encoder.features_of(captions)
+
+
+def caption_similarity_cache(stores: Sequence[MotionStore], device: torch.device) -> tuple[dict[str, int], torch.Tensor]:
+    """Every distinct caption's pretrained sentence embedding (the filter's fixed yardstick,
+    whatever the text encoder being trained), computed once."""
+    captions = sorted({c for store in stores for clip in store.captions for c in clip})
+    return {c: i for i, c in enumerate(captions)}, torch.from_numpy(sentence_embeddings(captions)).to(device)
 
 
 def parameter_groups(model: RetrievalModel, temperature: Temperature, lr: float,
@@ -240,10 +255,13 @@ class TrainingSession:
         self.temperature = Temperature(tp["temperature"], tp["learnable_temperature"]).to(self.device)
         train_store, val_store = MotionStore.open(tp["train_store"]), MotionStore.open(tp["val_store"])
         self.train_clips = CaptionedClips(train_store, model, True, tp["seed"], tp["random_crop"],
-                                          tp["swap_probability"])
+                                          tp["swap_probability"], tp["captions_per_clip"])
         cache, features = (cache_text_features(model, [train_store, val_store]) if model.text_encoder.frozen
                            else (None, None))
-        self.collate = Collate(model, cache)
+        similarity_rows, self.caption_similarity = (
+            caption_similarity_cache([train_store, val_store], self.device)
+            if tp["false_negative_threshold"] is not None else (None, None))
+        self.collate = Collate(model, cache, similarity_rows)
         self.embedder = Embedder(model, self.temperature, features)
         parallel = data_parallel(self.embedder, world)
         self.forward = torch.compile(parallel) if tp["compile"] else parallel
@@ -288,10 +306,20 @@ class TrainingSession:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             text_embeddings, motion_embeddings, temperature = self.forward(to_device(batch, self.device))
         loss = symmetric_info_nce(gather_batch(text_embeddings, self.world),
-                                  gather_batch(motion_embeddings, self.world), temperature)
+                                  gather_batch(motion_embeddings, self.world), temperature,
+                                  self.false_negatives(batch))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         return loss.detach()
+
+    def false_negatives(self, batch: dict) -> torch.Tensor | None:
+        """Pairs of the global batch whose captions say the same (pretrained sentence-embedding
+        cosine above `train.false_negative_threshold`), off the diagonal; None when not filtering."""
+        if self.caption_similarity is None:
+            return None
+        captions = gather_batch(self.caption_similarity[batch["similarity_rows"].to(self.device)], self.world)
+        same = captions @ captions.T > self.params["false_negative_threshold"]
+        return same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
 
     def step(self, batch: dict) -> torch.Tensor:
         """One optimisation step; returns the global batch's loss, on the device."""

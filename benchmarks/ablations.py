@@ -1,0 +1,180 @@
+"""Ablations: each departure from the seed (and each training variant) switched on and off at
+the default CPU size, everything else fixed, over several training seeds.
+
+Each run trains through the train stage's own entry point (`training.train`) with the
+`model`/`train` sections of params.yaml plus the row's overrides, into a scratch folder, then
+scores the model on every held-out query set the pipeline has made, with the ranking the
+stages use (`retrieval.rank_candidates`):
+  - val: make_val's groups (`evaluate.val_dir`), and their novel wording where present;
+  - test: the source's test set, its novel wording, and its extra test sets (KIT real wording).
+The data stages must have run first (`dvc repro make_val`, or `dvc repro`).
+
+Results go to `benchmarks/results/ablations.json`, one record per (row, seed), written after
+each run, so an interrupted sweep resumes where it stopped; `--table` writes the table the
+README shows (`docs/ablations.md`): mean ± std over seeds, train seconds, and each row's
+difference from the default, called "no difference" when smaller than twice the larger of the
+two rows' seed-to-seed std.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ablations.py --seeds 0 1 2
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ablations.py --table
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from textmotion.io import load_params, write_json  # noqa: E402
+from textmotion.layout import (find_extra_test_sets, find_test_set, read_query_wordings,  # noqa: E402
+                               read_scored_queries, reworded)
+from textmotion.metrics import challenge_score, ranks_from_rankings  # noqa: E402
+from textmotion.model_io import load_model  # noqa: E402
+from textmotion.prepared import read_report  # noqa: E402
+from textmotion.retrieval import rank_candidates  # noqa: E402
+from textmotion.training import train  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "ablations.json"
+TABLE = REPO / "docs" / "ablations.md"
+# (name, {section.key: value}, what the row changes). "default" is the params.yaml as it is.
+ROWS = [
+    ("default", {}, "params.yaml as committed"),
+    ("seed: pads attended and pooled", {"model.padding_mask": False},
+     "the seed's zero pads to max_frames, attended and averaged"),
+    ("seed: per-clip z-score", {"model.normalisation": "per_clip"},
+     "each clip normalised by its own mean/std (the seed) instead of the train split's"),
+    ("seed: no temporal patching", {"model.patch_size": 1}, "one token per frame"),
+    ("seed: fixed temperature", {"train.learnable_temperature": False}, "temperature fixed at 0.07"),
+    ("seed: no person swap", {"train.swap_probability": 0.0}, "persons A/B never exchanged"),
+    ("seed: no random crop", {"train.random_crop": False}, "always the first max_frames frames"),
+    ("length feature", {"model.length_feature": True}, "the clip's duration given to the encoder explicitly"),
+    ("length feature, pads pooled", {"model.length_feature": True, "model.padding_mask": False},
+     "both: duration explicit and the seed's pooling"),
+    ("false-negative filter", {"train.false_negative_threshold": 0.9},
+     "batch pairs whose captions are near-duplicates (backbone cosine > 0.9) are not pushed apart"),
+    ("one caption per clip", {"train.captions_per_clip": 1}, "training sees only each clip's first caption"),
+    ("text fine-tuned", {"model.freeze_text": False}, "MiniLM fine-tuned at lr x text_lr_scale"),
+]
+METRICS = ("val", "val_novel", "test", "test_novel", "test_real")
+
+
+def with_overrides(model: dict, train_params: dict, overrides: dict) -> tuple[dict, dict]:
+    sections = {"model": dict(model), "train": dict(train_params)}
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        if name not in sections[section]:
+            raise SystemExit(f"error: ablation override {key}: params.yaml has no such key")
+        sections[section][name] = value
+    return sections["model"], sections["train"]
+
+
+def query_sets() -> dict[str, tuple]:
+    """name → (batches, gt) of every held-out query set, wordings included."""
+    sets = {}
+    val_dir = Path(load_params("evaluate")["val_dir"])
+    batches, gt = read_scored_queries(val_dir, val_dir / "gt.csv")
+    sets["val"] = (batches, gt)
+    for name, texts in read_query_wordings(val_dir, list(gt)).items():
+        sets[f"val_{name}"] = (reworded(batches, texts), gt)
+    raw_root = read_report(load_params("predict")["prepared"], "raw_root")["raw_root"]
+    found = find_test_set(raw_root)
+    if found:
+        batches, gt = read_scored_queries(*found)
+        sets["test"] = (batches, gt)
+        for name, texts in read_query_wordings(found[0], list(gt)).items():
+            sets[f"test_{name}"] = (reworded(batches, texts), gt)
+    for name, (queries, gt_path) in find_extra_test_sets(raw_root).items():
+        sets[f"test_{name}"] = read_scored_queries(queries, gt_path)
+    return sets
+
+
+def score(model_dir: Path, sets: dict[str, tuple]) -> dict[str, float]:
+    model = load_model(model_dir, "cpu")
+    scores = {}
+    for name, (batches, gt) in sets.items():
+        rankings = rank_candidates(model, batches)
+        scores[name] = challenge_score(ranks_from_rankings([rankings[q] for q in gt], list(gt.values())))
+    return scores
+
+
+def run(rows: list[tuple], seeds: list[int], threads: int) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    done = {(r["row"], r["seed"]) for r in results}
+    model_base, train_base = load_params("model"), load_params("train")
+    sets = query_sets()
+    for name, overrides, _ in rows:
+        for seed in seeds:
+            if (name, seed) in done:
+                continue
+            model, train_params = with_overrides(model_base, train_base, {**overrides, "train.seed": seed,
+                                                                         "train.threads": threads})
+            with tempfile.TemporaryDirectory(prefix="ablation.") as scratch:
+                train_params.update(model_dir=f"{scratch}/model", live_dir=f"{scratch}/live",
+                                    checkpoint_dir=f"{scratch}/checkpoints")
+                started = time.perf_counter()
+                history = train(model, train_params)
+                seconds = time.perf_counter() - started
+                scores = score(Path(scratch) / "model", sets)
+            results.append({"row": name, "seed": seed, "overrides": overrides, "train_s": round(seconds, 1),
+                            "epochs": len(history), **{k: round(v, 5) for k, v in scores.items()}})
+            write_json(RESULTS, results)
+            print(f"{name} / seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+                  + f", train {seconds:.0f} s", flush=True)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def write_table() -> None:
+    """docs/ablations.md from the results: mean ± std over seeds, and the verdict per metric."""
+    results = json.loads(RESULTS.read_text())
+    by_row = {name: [r for r in results if r["row"] == name] for name, _, _ in ROWS}
+    by_row = {name: runs for name, runs in by_row.items() if runs}
+    metrics = [m for m in METRICS if all(m in r for runs in by_row.values() for r in runs)]
+    base = {m: mean_std([r[m] for r in by_row["default"]]) for m in metrics}
+    lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s |",
+             "|---|---|---|" + "---|" * (len(metrics) + 1)]
+    for name, overrides, what in ROWS:
+        runs = by_row.get(name)
+        if not runs:
+            continue
+        cells = []
+        for metric in metrics:
+            mean, std = mean_std([r[metric] for r in runs])
+            cell = f"{mean:.3f} ± {std:.3f}"
+            if name != "default":
+                delta = mean - base[metric][0]
+                verdict = ("no difference" if abs(delta) < 2 * max(std, base[metric][1])
+                           else ("better" if delta > 0 else "worse"))
+                cell += f" ({delta:+.3f}, {verdict})"
+            cells.append(cell)
+        train_s = statistics.median(r["train_s"] for r in runs)
+        lines.append(f"| {name} | {what} | {len(runs)} | " + " | ".join(cells) + f" | {train_s:.0f} |")
+    TABLE.parent.mkdir(exist_ok=True)
+    TABLE.write_text("<!-- generated by benchmarks/ablations.py --table from benchmarks/results/ablations.json -->\n"
+                     + "\n".join(lines) + "\n")
+    print(TABLE.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", nargs="+", help="row names (default: all)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument("--table", action="store_true", help="only write docs/ablations.md from the results")
+    args = parser.parse_args()
+    if not args.table:
+        rows = [row for row in ROWS if args.rows is None or row[0] in args.rows]
+        run(rows, args.seeds, args.threads)
+    write_table()
+
+
+if __name__ == "__main__":
+    main()
