@@ -166,13 +166,16 @@ def write_table() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--rows", nargs="+", help="row names (default: all)")
+    parser.add_argument("--rows", nargs="+", help="row names, run in this order (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--table", action="store_true", help="only write docs/ablations.md from the results")
     args = parser.parse_args()
     if not args.table:
-        rows = [row for row in ROWS if args.rows is None or row[0] in args.rows]
-        run(rows, args.seeds, args.threads)
+        by_name = {row[0]: row for row in ROWS}
+        unknown = [name for name in args.rows or [] if name not in by_name]
+        if unknown:
+            raise SystemExit(f"error: unknown ablation rows {unknown}; rows: {list(by_name)}")
+        run([by_name[name] for name in args.rows] if args.rows else ROWS, args.seeds, args.threads)
     write_table()
 
 

@@ -176,3 +176,25 @@ def test_defaults_need_the_pipelines_params(tmp_path):
 def test_bad_query_or_k_is_a_usage_error(args):
     run = run_cli(*args, "--gallery", "g", "--model", "m")
     assert run.returncode == 2 and "error:" in run.stderr.splitlines()[-1]
+
+
+def test_a_file_linked_into_many_groups_is_encoded_once(tmp_path):
+    """Query folders hard-link a clip into many groups: the rankings are those of encoding
+    every path, with each file read and encoded once."""
+    import os
+
+    calls = []
+
+    class CountingModel:
+        def encode_motions(self, motions):
+            calls.append(len(motions))
+            return np.stack([np.full(4, float(m[0, 0])) for m in motions]) if motions else np.zeros((0, 4))
+
+    source = tmp_path / "clip.npy"
+    np.save(source, np.full((5, 384), 3.0, dtype=np.float32))
+    np.save(tmp_path / "other.npy", np.full((5, 384), 7.0, dtype=np.float32))
+    for i in range(3):
+        os.link(source, tmp_path / f"link{i}.npy")
+    paths = [tmp_path / "link0.npy", tmp_path / "other.npy", tmp_path / "link1.npy", tmp_path / "link2.npy"]
+    embeddings = Retriever(CountingModel()).encode_motion_files(paths)
+    assert sum(calls) == 2 and embeddings[:, 0].tolist() == [3.0, 7.0, 3.0, 3.0]

@@ -9,6 +9,7 @@ for callers that hold a bare model.
 from __future__ import annotations
 
 import hashlib
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +95,25 @@ class Retriever:
         return np.concatenate(chunks) if chunks else self.model.encode_motions([])
 
     def encode_motion_files(self, paths: Sequence[str | Path], chunk_size: int = 256) -> np.ndarray:
-        """(N, D) embeddings of the motion files, validated by `load_motion` as they are read."""
-        return self.encode_motions(len(paths), lambda i: load_motion(paths[i]), chunk_size)
+        """(N, D) embeddings of the motion files, validated by `load_motion` as they are read.
+
+        A file reached by several paths (query folders hard-link one clip into many groups) is
+        read and encoded once."""
+        row_of_file: dict[tuple[int, int], int] = {}
+        unique_paths, rows = [], []
+        for path in paths:
+            try:
+                stat = os.stat(path)
+            except OSError:  # load_motion says what is wrong, naming the file
+                load_motion(path)
+                raise
+            key = (stat.st_dev, stat.st_ino)
+            if key not in row_of_file:
+                row_of_file[key] = len(unique_paths)
+                unique_paths.append(path)
+            rows.append(row_of_file[key])
+        embeddings = self.encode_motions(len(unique_paths), lambda i: load_motion(unique_paths[i]), chunk_size)
+        return embeddings[np.asarray(rows, dtype=np.int64)] if rows else embeddings
 
     def score_candidates(self, batches: Sequence[QueryBatch],
                          chunk_size: int = 256) -> dict[str, tuple[np.ndarray, np.ndarray]]:

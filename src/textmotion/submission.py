@@ -122,7 +122,8 @@ def score_submission(submission: Mapping[str, Sequence[int]], gt: Mapping[str, i
 
 def format_summary(summary: Mapping[str, float]) -> str:
     """The summary as aligned `name value` lines, for printing."""
-    return "\n".join(f"{name:<12}{value:.4f}" if isinstance(value, float) else f"{name:<12}{value}"
+    width = max(map(len, summary), default=0) + 2
+    return "\n".join(f"{name:<{width}}{value:.4f}" if isinstance(value, float) else f"{name:<{width}}{value}"
                      for name, value in summary.items())
 
 

@@ -1,0 +1,1 @@
+"""Everything that writes the challenge layout: the synthetic generator and the importers."""
