@@ -16,14 +16,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from textmotion.errors import DataError, run_cli
+from textmotion.gallery import store_fps
 from textmotion.io import atomic_path, check_writable, load_params, write_json
 from textmotion.layout import QueryBatch, load_motion, read_query_wordings, read_scored_queries, reworded
 from textmotion.metrics import gallery_metrics, ranks_from_rankings, recall_curve, retrieval_summary, scored
 from textmotion.model_io import load_model
 from textmotion.render import draw_motion
-from textmotion.retrieval import encode_in_chunks, rank_candidates, top_k
+from textmotion.retrieval import Retriever, encode_in_chunks, rank_candidates, top_k
 from textmotion.store import MotionStore
 from textmotion.submission import write_submission
+from textmotion.web import ResultSection, ShownClip, write_results_page
 
 N_SHOWN = 3  # retrieved clips drawn per example query
 
@@ -83,14 +85,35 @@ def draw_retrieval_examples(path: str | Path, batches: list[QueryBatch], ranking
         fig.savefig(tmp, format="png", dpi=80)
 
 
+def write_examples_page(path: str | Path, batches: list[QueryBatch], scored_candidates: dict,
+                        gt: dict[str, int], fps: float) -> None:
+    """The examples as a page of playing 3D clips (offline): per query, the correct clip, then
+    the top N_SHOWN retrieved, with their cosines."""
+    sections = []
+    for batch in batches:
+        order, scores = scored_candidates[batch.query_id]
+        correct = gt[batch.query_id]
+        shown = [ShownClip(f"correct: #{correct}", load_motion(batch.motion_paths[correct - 1]),
+                           detail=f"cosine {scores[correct - 1]:.3f}")]
+        for place, index in enumerate(order[:N_SHOWN], start=1):
+            hit = index + 1 == correct
+            shown.append(ShownClip(f"top-{place}: #{index + 1} " + ("✓ correct" if hit else "✗ wrong"),
+                                   load_motion(batch.motion_paths[index]), detail=f"cosine {scores[index]:.3f}",
+                                   mark="correct" if hit else "wrong"))
+        sections.append(ResultSection(f"query {batch.query_id}: {batch.text}", shown))
+    write_results_page(path, "Retrieval examples (val query groups)", sections, fps)
+
+
 def main() -> None:
     cfg = load_params("evaluate")
     batches, gt = read_scored_queries(cfg["val_dir"], Path(cfg["val_dir"]) / "gt.csv")
     clips = query_clips(Path(cfg["val_dir"]) / "groups.csv", gt)
-    check_writable(cfg["submission"], cfg["metrics"], cfg["recall_plot"], cfg["examples_plot"])
+    check_writable(cfg["submission"], cfg["metrics"], cfg["recall_plot"], cfg["examples_plot"],
+                   cfg["examples_page"])
     model = load_model(cfg["model_dir"])
 
-    rankings = rank_candidates(model, batches, cfg["chunk_size"])
+    scored_candidates = Retriever(model).score_candidates(batches, cfg["chunk_size"])
+    rankings = {query_id: order + 1 for query_id, (order, _) in scored_candidates.items()}
     write_submission(cfg["submission"], top_k(rankings),
                      {batch.query_id: len(batch.motion_paths) for batch in batches})
     # Full rankings: the same score, R@k and MRR@10 as the scorer gives the top-10
@@ -108,6 +131,8 @@ def main() -> None:
     write_json(cfg["metrics"], summary)
     write_recall_plot(cfg["recall_plot"], ranks)
     draw_retrieval_examples(cfg["examples_plot"], batches[:cfg["n_examples"]], rankings, gt)
+    write_examples_page(cfg["examples_page"], batches[:cfg["n_examples"]], scored_candidates, gt,
+                        store_fps(Path(cfg["val_store"])))
     print(", ".join(f"val {key} {summary[key]:.4f} (95 % CI {summary[key + '_ci95']['low']:.4f}–"
                     f"{summary[key + '_ci95']['high']:.4f})" for key in summary if key + "_ci95" in summary)
           + f", R@1 {summary['R@1']:.3f}, gallery t2m R@1 {summary['gallery']['t2m']['R@1']:.3f}")

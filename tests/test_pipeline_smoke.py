@@ -84,6 +84,8 @@ def test_dvc_repro_end_to_end(tmp_path):
     assert len(submission) == 6
     assert (tmp_path / "plots/tsne_latent_space.png").stat().st_size > 0
     assert (tmp_path / "plots/retrieval_examples.png").stat().st_size > 0
+    page = (tmp_path / "plots/retrieval_examples.html").read_text()
+    assert page.count("correct: #") >= 2  # the example queries' clips, on the offline 3D page
 
     again = dvc("repro")
     assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout

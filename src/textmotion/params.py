@@ -194,6 +194,8 @@ class Evaluate(Section):
     metrics: str = _path(OUTPUT, "file written: the score, its 95 % interval, R@k, MRR, gallery metrics")
     recall_plot: str = _path(OUTPUT, "file written: R@k for k = 1..10 (CSV)")
     examples_plot: str = _path(OUTPUT, "file written: retrieval examples (PNG)")
+    examples_page: str = _path(OUTPUT, "file written: the same examples as a page of playing 3D clips "
+                                       "(HTML, works offline)")
     n_examples: int = Field(ge=1, description="queries drawn in the examples figure")
     n_bootstrap: int = Field(ge=1, description="resamples for the score's 95 % interval")
     seed: int = _seed(" of the bootstrap")
