@@ -36,7 +36,7 @@ from tqdm import tqdm
 from textmotion.errors import run_cli
 from textmotion.groups import build_query_groups, reword_groups
 from textmotion.io import atomic_dir, check_out_dir, check_writable, load_params
-from textmotion.layout import (TEST_QUERIES, check_motion, write_clip, write_clip_wordings, write_dataset_info,
+from textmotion.layout import (TEST_QUERIES, TEST_STAGING, check_motion, write_clip, write_clip_wordings, write_dataset_info,
                                write_id_list, write_metadata, write_query_wordings, write_test_set)
 from textmotion.sources.synthetic.captions import make_captions
 from textmotion.sources.synthetic.kit import build_kit_groups, load_queries
@@ -110,7 +110,7 @@ def write_test_queries(root: Path, cfg: dict) -> dict:
     Each clip's file is written once, then hard-linked into every group that uses it.
     """
     seed, fps = cfg["seed"], cfg["fps"]
-    staging = root / ".test_clips"
+    staging = root / TEST_STAGING
     staging.mkdir(parents=True)
     paths, captions, novel, specs = {}, {}, {}, {}
     for i in tqdm(range(cfg["n_test_clips"]), desc="test clips", unit="clip"):

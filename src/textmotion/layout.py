@@ -64,6 +64,7 @@ DATASET_INFO = "dataset.json"
 TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
 CLIP_WORDINGS, QUERY_WORDINGS = "wordings.json", "wordings.csv"
 EXTRA_TESTS = "extra_tests"
+TEST_STAGING = ".test_clips"  # where a source writes its test clips once before linking them into groups
 UP_AXES = ("y", "z")
 QUERY_TEXT = "text.txt"
 CANDIDATE_FILE = re.compile(r"motion_(\d+)\.npy")

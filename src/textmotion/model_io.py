@@ -1,13 +1,16 @@
 """The retrieval model and its folder: the one place texts and raw motions become embeddings.
 
 A model folder holds `motion_encoder.pt`, `text_encoder.pt` (the trainable text side: the
-projection, and the backbone when it was fine-tuned or randomly initialised), `config.json` (the resolved config: params sections `model` and `train`, the
-preprocessing `downsample`, the seed, library versions) and `stats.npz`. Tools read the
-config beside the weights, never params.yaml.
+projection, and the backbone when it was fine-tuned or randomly initialised), `config.json`
+(the resolved config: params sections `model` and `train`, the preprocessing `downsample`,
+the seed, library versions) and `stats.npz`. Tools read the config beside the weights, never
+params.yaml.
 
 Motion path at inference, identical to validation during training: `prepare_motion`
 (downsampling) → the first `max_frames` frames (the seed truncates the same way; training
-crops at random) → `NormStats.apply` → zero padding, with a mask.
+crops at random) → normalisation (`NormStats.apply`, the train split's statistics; or, with
+`model.normalisation: per_clip`, the seed's z-score of the clip by its own) → zero padding,
+with a mask.
 """
 from __future__ import annotations
 

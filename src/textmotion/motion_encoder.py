@@ -10,6 +10,8 @@ mean over time → LayerNorm → (Linear to embed_dim when d_model differs) → 
   not depend on how much padding its batch needed. False reproduces the seed, where zero
   frames are attended and averaged; callers then pad every clip to `max_frames` (as the seed
   does) so that embeddings still do not depend on the batch.
+- `length_feature` true: log(real frames) goes through a Linear and is added to the pooled
+  vector, so the clip's duration is in the embedding even when pads are masked.
 
 The layers are PyTorch's `nn.TransformerEncoderLayer` (post-norm, ReLU), so the weights and
 their names are PyTorch's, but `forward` runs them itself, faster on a CPU and the same

@@ -47,7 +47,8 @@ class Section(BaseModel):
 class Generate(Section):
     """The embedded synthetic dataset in the challenge layout, with its held-out test set inside."""
     out: str = _path(OUTPUT, "folder written: the dataset (motions/, texts/, specs/, train.txt, "
-                             "dataset.json) and its test set (test_queries/, test_gt.csv)")
+                             "dataset.json, metadata.json, wordings.json), its test set (test_queries/, "
+                             "test_gt.csv) and the real-wording test set (extra_tests/real/)")
     seed: int = _seed()
     n_clips: int = Field(ge=1, description="clips in the train pool (train.txt)")
     n_test_clips: int = Field(ge=1, description="held-out clips that only appear in the test queries")

@@ -61,9 +61,10 @@ MAX_WARMUP_FRACTION = 0.1
 class CaptionedClips(Dataset):
     """(prepared motion, caption) pairs of a store.
 
-    With `augment`: a random caption of the clip's 1–3 (the seed's augmentation), a random
-    `max_frames` window, and persons A/B exchanged with probability `swap_probability`, all
-    drawn from (seed, epoch, index). Without: the first caption and the first frames, which
+    With `augment`: a random caption of the clip's first `captions_per_clip` (all 1–3 when
+    None: the seed's augmentation), a random `max_frames` window when `random_crop`, and
+    persons A/B exchanged with probability `swap_probability`, all drawn from (seed, epoch,
+    index). Without: the first caption and the first frames, which
     is exactly what `RetrievalModel.encode_*` sees at inference.
     """
 

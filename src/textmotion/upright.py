@@ -20,14 +20,19 @@ def _positions(motion: np.ndarray) -> np.ndarray:
                      for person in sk.split_persons(np.asarray(motion, dtype=np.float64))], axis=1)
 
 
-def up_vector(motion: np.ndarray) -> np.ndarray:
-    """The signed world axis (3,) pointing from pelvis to head, e.g. (0, 0, 1) for z-up data."""
-    positions = _positions(motion)
-    mean = (positions[..., sk.JOINT["head"], :] - positions[..., sk.JOINT["pelvis"], :]).mean(axis=(0, 1))
+def dominant_axis(vectors: np.ndarray) -> np.ndarray:
+    """The signed world axis (3,) closest to the mean of (..., 3) vectors."""
+    mean = vectors.reshape(-1, 3).mean(axis=0)
     axis = int(np.argmax(np.abs(mean)))
     up = np.zeros(3)
     up[axis] = 1.0 if mean[axis] >= 0 else -1.0
     return up
+
+
+def up_vector(motion: np.ndarray) -> np.ndarray:
+    """The signed world axis (3,) pointing from pelvis to head, e.g. (0, 0, 1) for z-up data."""
+    positions = _positions(motion)
+    return dominant_axis(positions[..., sk.JOINT["head"], :] - positions[..., sk.JOINT["pelvis"], :])
 
 
 def rotation_to_y_up(up: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ from textmotion import skeleton as sk
 from textmotion.errors import DataError
 from textmotion.layout import MAX_CAPTIONS, MIN_FRAMES
 from textmotion.sources.common import PERSON_B_POLICY, Clip, with_person_b
+from textmotion.upright import dominant_axis
 
 DEFAULT_FPS = 20
 _LIMBS = {  # the joint names CMU and Mixamo rigs share
@@ -214,9 +215,9 @@ def rig_parents(rig: pybvh.Bvh) -> list[int]:
 
 def up_axis(vectors: np.ndarray) -> str:
     """The signed world axis ("+y", "-z", ...) closest to the mean of (T, 3) vectors."""
-    mean = vectors.mean(axis=0)
-    axis = int(np.argmax(np.abs(mean)))
-    return ("+" if mean[axis] >= 0 else "-") + "xyz"[axis]
+    up = dominant_axis(vectors)
+    axis = int(np.argmax(np.abs(up)))
+    return ("+" if up[axis] > 0 else "-") + "xyz"[axis]
 
 
 def rest_alignment(rest: np.ndarray) -> np.ndarray:

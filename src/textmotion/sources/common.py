@@ -23,13 +23,12 @@ from textmotion import skeleton as sk
 from textmotion.errors import DataError
 from textmotion.groups import build_query_groups
 from textmotion.io import atomic_dir
-from textmotion.layout import (VAL_LIST, check_captions, check_motion, read_id_list, write_clip,
+from textmotion.layout import (TEST_STAGING, VAL_LIST, check_captions, check_motion, read_id_list, write_clip,
                                write_dataset_info, write_id_list, write_test_set)
 
 SPLITS = ("train", "val", "test")
 IDENTITY_6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], dtype=np.float32)
 PERSON_B_POLICY = "absent: zero positions and identity 6D rotations (textmotion/sources/common.py)"
-TEST_STAGING = ".test_clips"
 
 
 @dataclass
