@@ -68,7 +68,7 @@ class MotionEncoder(nn.Module):
         batch, length, _ = tokens.shape
         real = token_mask.flatten().nonzero().squeeze(1)          # real tokens in (B·T) order
         x = self.input(tokens.flatten(0, 1)[real]) + F.embedding(real % length, self.positions[0])
-        packing = _Packing(real, batch, length, ~token_mask)
+        packing = _Packing(real, batch, length, ~token_mask, self.transformer.layers[0].self_attn.num_heads)
         p = self.dropout if self.training else 0.0
         for layer in self.transformer.layers:
             x = _encoder_layer(layer, x, packing, p)
@@ -111,12 +111,12 @@ class MotionEncoder(nn.Module):
 class _Packing:
     """Where the packed real tokens sit in the padded (B, T) layout attention needs."""
 
-    def __init__(self, real: torch.Tensor, batch: int, length: int, padded: torch.Tensor):
-        self.real, self.batch, self.length = real, batch, length
+    def __init__(self, real: torch.Tensor, batch: int, length: int, padded: torch.Tensor, heads: int):
+        self.real, self.batch, self.length, self.heads = real, batch, length, heads
         self.dense = len(real) == batch * length
-        # additive key mask, (B, 1, 1, T): -inf on padded keys
-        self.key_bias = None if self.dense else torch.zeros_like(padded, dtype=torch.float32).masked_fill(
-            padded, float("-inf")).view(batch, 1, 1, length)
+        # additive key mask per (clip, head), (B·heads, 1, T): -inf on padded keys
+        self.key_bias = torch.zeros_like(padded, dtype=torch.float32).masked_fill(
+            padded, float("-inf")).repeat_interleave(heads, 0).unsqueeze(1)
 
     def unpack(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C) → (B, T, C), zero on padding."""
@@ -135,14 +135,14 @@ def _encoder_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor, packing: 
                    p: float) -> torch.Tensor:
     """One post-norm ReLU encoder layer on packed tokens (N, d), as PyTorch defines it."""
     attention = layer.self_attn
-    heads, d = attention.num_heads, attention.embed_dim
+    batch, length, heads = packing.batch, packing.length, packing.heads
+    head_dim = attention.embed_dim // heads
     qkv = packing.unpack(F.linear(x, attention.in_proj_weight, attention.in_proj_bias))
-    q, k, v = qkv.view(packing.batch, packing.length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
-    scores = (q * (d // heads) ** -0.5) @ k.transpose(-2, -1)
-    if packing.key_bias is not None:
-        scores = scores + packing.key_bias.to(scores.dtype)
+    q, k, v = (t.reshape(batch * heads, length, head_dim)
+               for t in qkv.view(batch, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4))
+    scores = torch.baddbmm(packing.key_bias.to(q.dtype), q, k.transpose(1, 2), alpha=head_dim ** -0.5)
     weights = fast_dropout(scores.softmax(-1), p)
-    mixed = packing.pack((weights @ v).transpose(1, 2))
+    mixed = packing.pack((weights @ v).view(batch, heads, length, head_dim).transpose(1, 2))
     x = layer.norm1(x + fast_dropout(attention.out_proj(mixed), p))
     hidden = fast_dropout(F.relu(layer.linear1(x)), p)
     return layer.norm2(x + fast_dropout(layer.linear2(hidden), p))
