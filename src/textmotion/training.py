@@ -41,10 +41,10 @@ from tqdm import tqdm
 
 from textmotion.distributed import (RankBatches, World, data_parallel, from_main, gather_batch, per_rank_batch,
                                     process_group)
-from textmotion.io import atomic_dir, atomic_path
+from textmotion.io import atomic_dir, check_writable
 from textmotion.loss import Temperature, symmetric_info_nce
 from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
-from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model
+from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model, save_state
 from textmotion.prepared import read_report
 from textmotion.skeleton import swap_persons
 from textmotion.store import MotionStore, NormStats, prepare_motion
@@ -346,11 +346,11 @@ class TrainingSession:
         return validate(self.embedder, self.val_loader, self.device)
 
     def save_checkpoint(self, history: list[dict]) -> None:
-        with atomic_path(self.checkpoint) as tmp:
-            torch.save({"model": _trainable_state(self.model), "temperature": self.temperature.state_dict(),
-                        "optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict(), "rng": _rng_states(),
-                        "history": history}, tmp)
+        save_state(self.checkpoint, {"model": _trainable_state(self.model),
+                                     "temperature": self.temperature.state_dict(),
+                                     "optimizer": self.optimizer.state_dict(),
+                                     "scheduler": self.scheduler.state_dict(), "rng": _rng_states(),
+                                     "history": history})
 
     def load_checkpoint(self) -> list[dict]:
         """Restore the interrupted run, if any; returns its metric history (one row per epoch)."""
@@ -375,6 +375,7 @@ def train(model_params: dict, train_params: dict, stop_after_epochs: int | None 
     `stop_after_epochs` ends the run after that many epochs, leaving its checkpoint as a
     killed run would (for tests). `text_pretrained=False` is for tests only.
     """
+    check_writable(folders=[train_params["model_dir"], train_params["live_dir"], train_params["checkpoint_dir"]])
     with process_group(pick_device(train_params["device"]).type) as world:
         session = TrainingSession(model_params, train_params, text_pretrained, world)
         history = session.load_checkpoint()
