@@ -72,12 +72,11 @@ class RetrievalModel(nn.Module):
         to `max_frames` (as in the seed) so an embedding never depends on its batch.
         """
         length = max(len(m) for m in motions) if self.motion_encoder.padding_mask else self.max_frames
-        batch = torch.zeros(len(motions), length, MOTION_DIM)
-        mask = torch.zeros(len(motions), length, dtype=torch.bool)
+        lengths = np.array([len(m) for m in motions])
+        batch = np.zeros((len(motions), length, MOTION_DIM), dtype=np.float32)  # one buffer, filled in numpy
         for row, motion in enumerate(motions):
-            batch[row, :len(motion)] = torch.from_numpy(motion)
-            mask[row, :len(motion)] = True
-        return batch, mask
+            batch[row, :len(motion)] = motion
+        return torch.from_numpy(batch), torch.from_numpy(np.arange(length) < lengths[:, None])
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
