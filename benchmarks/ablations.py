@@ -14,7 +14,8 @@ process), one record per (row, seed), written after each run, so an interrupted 
 where it stopped; `--table` writes, from all of them, the table (`docs/ablations.md`, and the
 README between its `ablations` markers): mean ± std over seeds, train seconds, and each row's
 difference from the default, called "no difference" when smaller than twice the larger of the
-two rows' seed-to-seed std.
+two rows' seed-to-seed std; each row is compared with the first, `baseline`, and a row with fewer
+than 3 seeds is shown but not judged.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ablations.py --seeds 0 1 2 --threads 1
 
@@ -50,24 +51,27 @@ TABLE = REPO / "docs" / "ablations.md"
 README = REPO / "README.md"
 README_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
 # (name, {section.key: value}, what the row changes). "default" is the params.yaml as it is.
+NO_LENGTH = {"model.length_feature": False}  # the defaults before the table chose the length feature
 ROWS = [
-    ("default", {}, "params.yaml as committed"),
-    ("seed: pads attended and pooled", {"model.padding_mask": False},
+    ("baseline", NO_LENGTH, "padding mask on, no length feature (the defaults before this table)"),
+    ("seed: pads attended and pooled", {**NO_LENGTH, "model.padding_mask": False},
      "the seed's zero pads to max_frames, attended and averaged"),
-    ("seed: per-clip z-score", {"model.normalisation": "per_clip"},
+    ("seed: per-clip z-score", {**NO_LENGTH, "model.normalisation": "per_clip"},
      "each clip normalised by its own mean/std (the seed) instead of the train split's"),
-    ("seed: no temporal patching", {"model.patch_size": 1}, "one token per frame"),
-    ("seed: fixed temperature", {"train.learnable_temperature": False}, "temperature fixed at 0.07"),
-    ("seed: no person swap", {"train.swap_probability": 0.0}, "persons A/B never exchanged"),
-    ("seed: no random crop", {"train.random_crop": False}, "always the first max_frames frames"),
-    ("length feature", {"model.length_feature": True}, "the clip's duration given to the encoder explicitly"),
+    ("seed: no temporal patching", {**NO_LENGTH, "model.patch_size": 1}, "one token per frame"),
+    ("seed: fixed temperature", {**NO_LENGTH, "train.learnable_temperature": False}, "temperature fixed at 0.07"),
+    ("seed: no person swap", {**NO_LENGTH, "train.swap_probability": 0.0}, "persons A/B never exchanged"),
+    ("seed: no random crop", {**NO_LENGTH, "train.random_crop": False}, "always the first max_frames frames"),
+    ("length feature (default)", {"model.length_feature": True},
+     "the clip's duration given to the encoder explicitly, padding mask on"),
     ("length feature, pads pooled", {"model.length_feature": True, "model.padding_mask": False},
      "both: duration explicit and the seed's pooling"),
-    ("false-negative filter", {"train.false_negative_threshold": 0.9},
-     "batch pairs whose captions are near-duplicates (backbone cosine > 0.9) are not pushed apart"),
-    ("one caption per clip", {"train.captions_per_clip": 1}, "training sees only each clip's first caption"),
-    ("text fine-tuned", {"model.freeze_text": False}, "MiniLM fine-tuned at lr x text_lr_scale"),
+    ("false-negative filter", {**NO_LENGTH, "train.false_negative_threshold": 0.9},
+     "batch pairs whose captions are near-duplicates (sentence cosine > 0.9) are not pushed apart"),
+    ("one caption per clip", {**NO_LENGTH, "train.captions_per_clip": 1}, "training sees only each clip's first caption"),
+    ("text fine-tuned", {**NO_LENGTH, "model.freeze_text": False}, "MiniLM fine-tuned at lr x text_lr_scale"),
 ]
+MIN_SEEDS = 3  # fewer: shown, not judged
 METRICS = ("val", "val_novel", "test", "test_novel", "test_real")
 
 
@@ -150,7 +154,8 @@ def write_table() -> None:
     by_row = {name: [r for r in results if r["row"] == name] for name, _, _ in ROWS}
     by_row = {name: runs for name, runs in by_row.items() if runs}
     metrics = [m for m in METRICS if all(m in r for runs in by_row.values() for r in runs)]
-    base = {m: mean_std([r[m] for r in by_row["default"]]) for m in metrics}
+    base_name = ROWS[0][0]
+    base = {m: mean_std([r[m] for r in by_row[base_name]]) for m in metrics}
     lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s |",
              "|---|---|---|" + "---|" * (len(metrics) + 1)]
     for name, overrides, what in ROWS:
@@ -161,9 +166,10 @@ def write_table() -> None:
         for metric in metrics:
             mean, std = mean_std([r[metric] for r in runs])
             cell = f"{mean:.3f} ± {std:.3f}"
-            if name != "default":
+            if name != base_name:
                 delta = mean - base[metric][0]
-                verdict = ("no difference" if abs(delta) < 2 * max(std, base[metric][1])
+                verdict = ("not judged: < 3 seeds" if len(runs) < MIN_SEEDS
+                           else "no difference" if abs(delta) < 2 * max(std, base[metric][1])
                            else ("better" if delta > 0 else "worse"))
                 cell += f" ({delta:+.3f}, {verdict})"
             cells.append(cell)
