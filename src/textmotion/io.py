@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import pandas as pd
 
 from textmotion.errors import DataError
 from textmotion.params import read_params
@@ -32,6 +33,30 @@ def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict:
     """One section of params.yaml as a plain dict, after checking the whole file against the
     schema (textmotion.params): a bad file is a one-line DataError before any output is touched."""
     return read_params(path).section(section, path)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def read_json(path: str | Path, made_by: str | None = None) -> object:
+    """A JSON file's content; DataError naming `path` when it is missing (saying which stage
+    makes it, when one does) or not readable JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "file not found" + (f" (made by {made_by})" if made_by else "")) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(path, f"not readable JSON ({err})" + (f"; re-run {made_by}" if made_by else "")) from None
+
+
+def read_csv_strings(path: str | Path) -> pd.DataFrame:
+    """A CSV file as strings (no NA guessing, spaces after commas dropped); DataError naming
+    `path` when it is missing or not a readable CSV. Callers check the header."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+        raise DataError(path, f"not a readable CSV ({err})") from None
 
 
 # --- outputs --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path, read_npy, write_json
+from textmotion.io import atomic_path, read_csv_strings, read_npy, write_json
 from textmotion.skeleton import MOTION_DIM
 
 MAX_CAPTIONS = 3
@@ -442,12 +442,7 @@ def read_gt(path: str | Path, n_candidates: dict[str, int] | None = None) -> dic
     The header is query_id and one of GT_ANSWER_COLUMNS. With `n_candidates` (query id →
     its number of candidates), an answer outside 1..N is an error naming the line.
     """
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise DataError(path, f"not a readable CSV ({err})") from None
+    frame = read_csv_strings(path)
     columns = [c.strip() for c in frame.columns]
     if len(columns) != 2 or columns[0] != GT_QUERY_COLUMN or columns[1] not in GT_ANSWER_COLUMNS:
         raise DataError(path, f"header must be {GT_QUERY_COLUMN},<answer> with <answer> one of "

@@ -26,7 +26,6 @@ single-person clips with the person-B policy (sources/common.py).
 """
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from tqdm import tqdm
 
 from textmotion import skeleton as sk
 from textmotion.errors import DataError
+from textmotion.io import read_csv_strings, read_json
 from textmotion.layout import MAX_CAPTIONS, MIN_FRAMES
 from textmotion.sources.common import PERSON_B_POLICY, Clip, with_person_b
 from textmotion.upright import dominant_axis
@@ -90,12 +90,7 @@ def standing_height(rest: np.ndarray) -> float:
 
 def load_joint_map(path: Path) -> dict[str, str]:
     """A JSON object mapping each of the 22 project joint names to a rig joint name."""
-    try:
-        joint_map = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(path, f"not readable JSON ({err})") from None
+    joint_map = read_json(path)
     if not isinstance(joint_map, dict):
         raise DataError(path, "expected a JSON object {project joint name: rig joint name}")
     missing = [name for name in sk.JOINT_NAMES if name not in joint_map]
@@ -110,12 +105,7 @@ def load_joint_map(path: Path) -> dict[str, str]:
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        raise DataError(path, f"not a readable CSV ({err})") from None
+    frame = read_csv_strings(path)
     if [c.strip() for c in frame.columns] != list(columns):
         raise DataError(path, f"header must be {','.join(columns)}; got {','.join(frame.columns)}")
     return frame
