@@ -40,7 +40,6 @@ unreadable train.txt or an empty result still fail.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path, read_csv_strings, read_npy, write_json
+from textmotion.io import atomic_path, read_csv_strings, read_json, read_npy, write_json
 from textmotion.skeleton import MOTION_DIM
 
 MAX_CAPTIONS = 3
@@ -154,12 +153,8 @@ def text_path(root: str | Path, clip_id: str) -> Path:
 
 
 def _read_optional_json(path: Path) -> object | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(path, f"not readable JSON ({err})") from None
+    """The file's JSON content, or None where the source did not write it."""
+    return read_json(path) if path.exists() else None
 
 
 def read_dataset_info(root: str | Path) -> dict:
