@@ -8,6 +8,12 @@ caching) is timed apart from the budget. Reads the data of the `train` params se
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_speed.py --budget 240 --threads 2
 
+On a GPU (`--device cuda`) each step is timed to the end of its kernels, and the table adds
+the step's FLOP (counted once by `torch.utils.flop_counter` on a real step, forward and
+backward) per clip and the model FLOP utilisation against `--peak-tflops` (dense bf16).
+
+    HF_HUB_OFFLINE=1 python benchmarks/train_speed.py --device cuda --budget 60 --peak-tflops 989
+
 `--compare-paths` instead times the default step two ways in one process, interleaved on
 the same batches (medians, and their ratio): "before" runs PyTorch's own TransformerEncoder
 on the padded batch (`MotionEncoder.reference_forward`, torch's Bernoulli dropout) with
@@ -29,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import yaml  # noqa: E402
 
 from textmotion.errors import DataError  # noqa: E402
@@ -36,6 +43,22 @@ from textmotion.training import TrainingSession  # noqa: E402
 
 PROBE_STEPS = 4
 WARMUP_STEPS = 3
+
+
+def timed_step(session: TrainingSession, batch: dict) -> float:
+    """Seconds of one training step, to the end of its GPU kernels on a GPU."""
+    tick = time.perf_counter()
+    session.step(batch)
+    if session.device.type == "cuda":
+        torch.cuda.synchronize(session.device)
+    return time.perf_counter() - tick
+
+
+def step_flop(session: TrainingSession, batch: dict) -> int:
+    """FLOP of one training step (forward and backward), counted by PyTorch's FLOP counter."""
+    with FlopCounterMode(display=False) as counter:
+        session.step(batch)
+    return counter.get_total_flops()
 
 
 def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[str, dict[str, list[float]]]:
@@ -60,16 +83,32 @@ def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[
     return times
 
 
+def profile_steps(model_params: dict, train_params: dict, n_steps: int, text_pretrained: bool) -> str:
+    """The operators that take the most device time over `n_steps` steps (after warm-up)."""
+    session = TrainingSession(model_params, {**train_params, "epochs": 1}, text_pretrained)
+    batches = itertools.islice((b for epoch in itertools.count() for b in session.loader(epoch)), WARMUP_STEPS + n_steps)
+    for batch in itertools.islice(batches, WARMUP_STEPS):
+        timed_step(session, batch)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if session.device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profiler:
+        for batch in batches:
+            timed_step(session, batch)
+    sort_by = "self_cuda_time_total" if session.device.type == "cuda" else "self_cpu_time_total"
+    return profiler.key_averages().table(sort_by=sort_by, row_limit=15, max_name_column_width=60)
+
+
 def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
                       text_pretrained: bool) -> dict:
     started = time.perf_counter()
     probe = TrainingSession(model_params, {**train_params, "epochs": 1}, text_pretrained)
     setup_s = time.perf_counter() - started
-    probe_times = []
+    probe_times, flop_per_clip = [], None
     for batch in probe.loader(0):  # the first step is warm-up; a slow configuration probes less
-        tick = time.perf_counter()
-        probe.step(batch)
-        probe_times.append(time.perf_counter() - tick)
+        if flop_per_clip is None:
+            flop_per_clip = step_flop(probe, batch) / train_params["batch_size"]
+        probe_times.append(timed_step(probe, batch))
         if len(probe_times) > PROBE_STEPS or (len(probe_times) >= 2 and sum(probe_times) > budget_s / 4):
             break
     fitting_steps = budget_s / statistics.median(probe_times[1:] or probe_times)
@@ -82,11 +121,10 @@ def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
         for batch in session.loader(epoch):
             if time.perf_counter() > deadline:
                 break
-            tick = time.perf_counter()
-            session.step(batch)
-            step_times.append(time.perf_counter() - tick)
+            step_times.append(timed_step(session, batch))
     step_s = statistics.median(step_times)
     return {"setup_s": setup_s, "step_s": step_s, "clips_per_s": train_params["batch_size"] / step_s,
+            "gflop_per_clip": flop_per_clip / 1e9,
             "steps": len(step_times), "planned_epochs": epochs, **session.validate()}
 
 
@@ -95,6 +133,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=240, help="training seconds per configuration")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compile", action="store_true", help="add the seed configuration under torch.compile")
+    parser.add_argument("--seed-batch", type=int, nargs="*", default=[],
+                        help="add the seed configuration at these batch sizes too")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead of timing, profile N steps of each configuration (top operators)")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these configurations (by name)")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help="the device's dense bf16 peak (H100/H200 SXM: 989), for the FLOP utilisation")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seed-params", default="params_gpu.yaml")
     parser.add_argument("--compare-paths", action="store_true",
@@ -123,12 +169,22 @@ def main() -> None:
         common = {**params["train"], "threads": args.threads, "device": args.device,
                   "checkpoint_dir": scratch, "model_dir": scratch, "live_dir": scratch}
         configurations = {
-            "default (CPU)": (params["model"], common),
+            "default": (params["model"], common),
             "seed": ({**params["model"], **seed["model"]}, {**common, **seed["train"]}),
         }
+        if args.compile:
+            configurations["seed compiled"] = (configurations["seed"][0], {**common, **seed["train"], "compile": True})
+        for batch_size in args.seed_batch:
+            configurations[f"seed b{batch_size}"] = (configurations["seed"][0],
+                                                     {**common, **seed["train"], "batch_size": batch_size})
+        if args.only is not None:
+            configurations = {name: configurations[name] for name in args.only}
         results = {}
         for name, (model_params, train_params) in configurations.items():
             print(f"--- {name}", flush=True)
+            if args.profile:
+                print(profile_steps(model_params, train_params, args.profile, name == "default"))
+                continue
             try:
                 results[name] = run_within_budget(model_params, train_params, args.budget, True)
             except DataError as err:  # no CLIP weights here: time it with random ones
@@ -136,12 +192,17 @@ def main() -> None:
                 results[name] = run_within_budget(model_params, train_params, args.budget, False)
                 results[name]["note"] = "random text weights"
 
+    if args.profile:
+        return
     print(f"\nwall-clock budget {args.budget:.0f} s per configuration, {args.threads} threads, {args.device}")
-    header = f"{'configuration':<15}{'step s':>8}{'clips/s':>9}{'steps':>7}{'epochs':>7}{'val R@1':>9}{'val score':>10}{'setup s':>9}"
-    print(header)
+    print(f"{'configuration':<15}{'step s':>8}{'clips/s':>9}{'GFLOP/clip':>11}{'MFU':>7}{'steps':>7}{'epochs':>7}"
+          f"{'val R@1':>9}{'val score':>10}{'setup s':>9}")
     for name, r in results.items():
-        print(f"{name:<15}{r['step_s']:>8.3f}{r['clips_per_s']:>9.1f}{r['steps']:>7}{r['planned_epochs']:>7}"
-              f"{r['val_R@1']:>9.3f}{r['val_score']:>10.3f}{r['setup_s']:>9.1f}  {r.get('note', '')}")
+        utilisation = (f"{r['clips_per_s'] * r['gflop_per_clip'] / (args.peak_tflops * 1e3):>7.1%}"
+                       if args.peak_tflops else f"{'-':>7}")
+        print(f"{name:<15}{r['step_s']:>8.4f}{r['clips_per_s']:>9.1f}{r['gflop_per_clip']:>11.2f}{utilisation}"
+              f"{r['steps']:>7}{r['planned_epochs']:>7}{r['val_R@1']:>9.3f}{r['val_score']:>10.3f}{r['setup_s']:>9.1f}"
+              f"  {r.get('note', '')}")
 
 
 if __name__ == "__main__":

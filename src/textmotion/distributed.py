@@ -23,7 +23,7 @@ from typing import Iterator, TypeVar
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed._functional_collectives import all_gather_single
+from torch.distributed.nn.functional import all_gather
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Sampler
 
@@ -129,4 +129,4 @@ def gather_batch(rows: torch.Tensor, world: World) -> torch.Tensor:
     (summed over the ranks) to the rank that owns it."""
     if world.size == 1:
         return rows
-    return all_gather_single(rows, 0, dist.group.WORLD)
+    return torch.cat(all_gather(rows))
