@@ -70,6 +70,10 @@ ROWS = [
      "batch pairs whose captions are near-duplicates (sentence cosine > 0.9) are not pushed apart"),
     ("one caption per clip", {**NO_LENGTH, "train.captions_per_clip": 1}, "training sees only each clip's first caption"),
     ("text fine-tuned", {**NO_LENGTH, "model.freeze_text": False}, "MiniLM fine-tuned at lr x text_lr_scale"),
+    ("paraphrases", {**NO_LENGTH, "train.paraphrases": True},
+     "captions also drawn from 8 more training-wording paraphrases per clip (caption augmentation)"),
+    ("length feature, paraphrases", {"model.length_feature": True, "train.paraphrases": True},
+     "both: duration explicit and caption augmentation"),
 ]
 MIN_SEEDS = 3  # fewer: shown, not judged
 METRICS = ("val", "val_novel", "test", "test_novel", "test_real")

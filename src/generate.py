@@ -7,6 +7,8 @@ and writes `out` in the layout every source writes (textmotion/layout.py):
   - wordings.json: each clip described again with only the lexicon's held-out phrasings
     ("novel" wording, never in a training caption), so val and test can measure how a model
     does on words it never saw; the test queries' own novel wording is test_queries/wordings.csv
+  - paraphrases.json: `paraphrases` further captions of each train-pool clip in the training
+    wording, for training only (caption augmentation; train.paraphrases uses them)
   - extra_tests/real/: real wording, people's KIT-ML captions of solo actions (`real_queries`,
     read from KIT's `real_captions` annotations.json; skipped with a message where that file
     is absent), each with its generated clip among 31 others
@@ -37,13 +39,15 @@ from textmotion.errors import run_cli
 from textmotion.groups import build_query_groups, reword_groups
 from textmotion.io import atomic_dir, check_out_dir, check_writable, load_params
 from textmotion.layout import (TEST_QUERIES, TEST_STAGING, check_motion, write_clip, write_clip_wordings, write_dataset_info,
-                               write_id_list, write_metadata, write_query_wordings, write_test_set)
+                               write_id_list, write_metadata, write_paraphrases, write_query_wordings,
+                               write_test_set)
 from textmotion.sources.synthetic.captions import make_captions
 from textmotion.sources.synthetic.kit import build_kit_groups, load_queries
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import action_names, load_specs, sample_spec, semantic_signature
 
-POOL_STREAM, TEST_STREAM, GROUP_STREAM, NOVEL_STREAM = 0, 1, 2, 3
+POOL_STREAM, TEST_STREAM, GROUP_STREAM, NOVEL_STREAM, PARAPHRASE_STREAM = 0, 1, 2, 3, 4
+PARAPHRASE_TRIES = 4  # draws of 3 captions per paraphrase wanted, before settling for fewer
 SPECS = "specs"
 NOVEL, REAL = "novel", "real"
 
@@ -54,19 +58,33 @@ class Clip:
     motion: np.ndarray
     captions: list[str]        # training wording
     novel_captions: list[str]  # the same clip in held-out phrasings only, as many
+    paraphrases: list[str]     # further training-wording captions, for training only
+
+
+def make_paraphrases(spec: dict, captions: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """Up to `n` further distinct captions of the spec in the training wording (fewer when the
+    lexicon has fewer ways to say it)."""
+    found = []
+    for _ in range(PARAPHRASE_TRIES * n):
+        if len(found) >= n:
+            break
+        found += [c for c in make_captions(spec, rng, 3) if c not in captions and c not in found]
+    return found[:n]
 
 
 def make_clip(seed: int, stream: int, index: int, fps: int, spec: dict | None = None,
-              n_captions: int | None = None) -> Clip:
-    """One clip; the spec is sampled when not given. The novel wording draws from a stream of
-    its own, so it leaves the training captions as they would be without it."""
+              n_captions: int | None = None, n_paraphrases: int = 0) -> Clip:
+    """One clip; the spec is sampled when not given. The novel wording and the paraphrases draw
+    from streams of their own, so they leave the training captions as they would be without."""
     rng = np.random.default_rng([seed, stream, index])
     if spec is None:
         spec = sample_spec(rng)
     motion, captions = synthesize(spec, rng, fps), make_captions(spec, rng, n_captions)
     novel = make_captions(spec, np.random.default_rng([seed, NOVEL_STREAM, stream, index]), len(captions),
                           wording=NOVEL)
-    return Clip(spec, motion, captions, novel)
+    paraphrases = make_paraphrases(spec, captions, n_paraphrases,
+                                   np.random.default_rng([seed, PARAPHRASE_STREAM, stream, index]))
+    return Clip(spec, motion, captions, novel, paraphrases)
 
 
 def dataset_statistics(specs: list[dict], lengths: list[int], captions: list[list[str]], fps: int) -> dict:
@@ -85,9 +103,10 @@ def clip_metadata(spec: dict) -> dict:
 
 
 def write_dataset(root: Path, clips: Iterable[Clip], ids: list[str], info: dict) -> dict:
-    """Write clips (as they come) with their specs, train.txt, metadata.json, wordings.json and
-    dataset.json (info + statistics); return the statistics."""
-    specs, lengths, captions, novel = [], [], [], {}
+    """Write clips (as they come) with their specs, train.txt, metadata.json, wordings.json,
+    paraphrases.json (where clips have some) and dataset.json (info + statistics); return the
+    statistics."""
+    specs, lengths, captions, novel, paraphrases = [], [], [], {}, {}
     (root / SPECS).mkdir(parents=True, exist_ok=True)
     for clip_id, clip in zip(ids, clips, strict=True):
         write_clip(root, clip_id, clip.motion, clip.captions)
@@ -96,10 +115,15 @@ def write_dataset(root: Path, clips: Iterable[Clip], ids: list[str], info: dict)
         lengths.append(len(clip.motion))
         captions.append(clip.captions)
         novel[clip_id] = clip.novel_captions
+        if clip.paraphrases:
+            paraphrases[clip_id] = clip.paraphrases
     write_id_list(root, ids)
     write_metadata(root, {clip_id: clip_metadata(spec) for clip_id, spec in zip(ids, specs)})
     write_clip_wordings(root, {NOVEL: novel})
-    stats = dataset_statistics(specs, lengths, captions, info["fps"])
+    if paraphrases:
+        write_paraphrases(root, paraphrases)
+    stats = {**dataset_statistics(specs, lengths, captions, info["fps"]),
+             "paraphrases": sum(len(p) for p in paraphrases.values())}
     write_dataset_info(root, {"source": "synthetic", **info, "up_axis": "y", "statistics": stats})
     return stats
 
@@ -153,7 +177,7 @@ def generate_stage(cfg: dict) -> None:
     with atomic_dir(cfg["out"]) as root:
         test_report = write_test_queries(root, cfg)
         real_report = write_real_wording_tests(root, cfg)
-        clips = (make_clip(seed, POOL_STREAM, i, fps)
+        clips = (make_clip(seed, POOL_STREAM, i, fps, n_paraphrases=cfg["paraphrases"])
                  for i in tqdm(range(n_clips), desc="train pool", unit="clip"))
         stats = write_dataset(root, clips, [f"{i:05d}" for i in range(n_clips)],
                               {"generator": "src/generate.py", "seed": seed, "fps": fps,

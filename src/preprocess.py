@@ -4,7 +4,8 @@ Reads the `preprocess` section of params.yaml and any source's folder in the cha
 (textmotion/layout.py). The val split is the source's own (val.txt) when it has one, else a
 seeded draw of `val_fraction` of the clips. A dataset needs at least MIN_CLIPS valid clips.
 Writes `out`/
-  train/, val/    packed motion stores (textmotion/store.py); val is held out, never trained on
+  train/, val/    packed motion stores (textmotion/store.py); val is held out, never trained on;
+                  train/ also keeps the train clips' paraphrases (the source's paraphrases.json)
   stats.npz       per-feature mean/std over every train-split frame, as the model sees them
   report.json     counts, lengths, captions per clip, skipped clips and why, downsample
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from textmotion.errors import DataError, run_cli
 from textmotion.io import atomic_dir, check_writable, load_params, write_json
-from textmotion.layout import VAL_LIST, Dataset, read_dataset, read_val_ids
+from textmotion.layout import VAL_LIST, Dataset, read_dataset, read_paraphrases, read_val_ids
 from textmotion.store import MotionStore, NormStats
 
 # Below this, a val split and a train split of any use cannot both be made.
@@ -58,6 +59,7 @@ def build_report(cfg: dict, dataset: Dataset, splits: dict[str, MotionStore], so
                             for key, value in length_summary(lengths).items()} if dataset.fps else None),
         "captions_per_clip": {str(n): captions[n] for n in sorted(captions)},
         "mean_captions_per_clip": round(sum(n * k for n, k in captions.items()) / len(lengths), 3),
+        "train_paraphrases": sum(len(p) for p in splits["train"].paraphrases),
         "skipped": [{"path": path, "reason": reason} for path, reason in dataset.skipped],
     }
 
@@ -79,10 +81,13 @@ def main() -> None:
         if not val_ids or not train_ids:
             raise DataError(Path(cfg["raw_root"]) / VAL_LIST, f"leaves {len(train_ids)} train and "
                                                              f"{len(val_ids)} val clips; both must be >= 1")
+    skipped_ids = [Path(path).stem for path, _ in dataset.skipped]
+    paraphrases = read_paraphrases(cfg["raw_root"], dataset.ids + skipped_ids)
     with atomic_dir(cfg["out"]) as out:
         for split, ids in (("train", train_ids), ("val", val_ids)):
             MotionStore.write(out / split, ids, [dataset.motion(i) for i in ids],
-                              [dataset.captions(i) for i in ids])
+                              [dataset.captions(i) for i in ids],
+                              [paraphrases.get(i, []) for i in ids] if split == "train" else None)
         splits = {split: MotionStore.open(out / split) for split in ("train", "val")}
         NormStats.fit(splits["train"], cfg["downsample"]).save(out / "stats.npz")
         report = build_report(cfg, dataset, splits, source_val)
@@ -91,7 +96,8 @@ def main() -> None:
     unit = "s" if report["length_seconds"] else " frames"
     print(f"{Path(cfg['raw_root'])}: {report['clips']['train']} train + {report['clips']['val']} val clips, "
           f"{sum(report['frames'].values())} frames, length {lengths['min']}–{lengths['max']}{unit} "
-          f"(median {lengths['median']}), {report['mean_captions_per_clip']} captions per clip, "
+          f"(median {lengths['median']}), {report['mean_captions_per_clip']} captions per clip "
+          f"(+ {report['train_paraphrases']} training paraphrases), "
           f"{len(dataset.skipped)} skipped → {cfg['out']}")
     for path, reason in dataset.skipped[:10]:
         print(f"  skipped {path}: {reason}")

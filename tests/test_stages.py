@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from textmotion.errors import DataError
 from textmotion.layout import (find_test_set, read_dataset, read_gt, read_metadata, read_query_batches,
-                               read_clip_wordings, read_query_wordings, read_scored_queries,
+                               read_clip_wordings, read_paraphrases, read_query_wordings, read_scored_queries,
                                write_clip_wordings)
 from textmotion.sources.synthetic.spec import action_names, validate_spec
 from textmotion.store import MotionStore, NormStats
@@ -22,7 +23,8 @@ from textmotion.store import MotionStore, NormStats
 SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = {
     "generate": {"out": "data/generated", "seed": 0, "n_clips": 40, "n_test_clips": 16,
-                 "n_test_queries": 6, "n_candidates": 8, "hard_fraction": 0.25, "fps": 20},
+                 "n_test_queries": 6, "n_candidates": 8, "hard_fraction": 0.25, "fps": 20,
+                 "paraphrases": 2},
     "preprocess": {"raw_root": "data/generated", "out": "data/prepared", "val_fraction": 0.3,
                    "seed": 0, "downsample": 1, "skip_bad": False},
     "make_val": {"prepared": "data/prepared", "out": "data/val", "n_groups": 15, "n_candidates": 8,
@@ -80,6 +82,9 @@ def test_generated_dataset_and_held_out_test_queries(pipeline):
     novel = read_query_wordings(queries, list(gt))["novel"]  # each test query in held-out phrasings
     assert all(novel[b.query_id] != b.text for b in batches)
     assert set(read_clip_wordings(data / "generated", dataset.ids)) == {"novel"}
+    paraphrases = read_paraphrases(data / "generated", dataset.ids)  # training wording, new sentences
+    assert set(paraphrases) == set(dataset.ids) and all(1 <= len(p) <= 2 for p in paraphrases.values())
+    assert all(not set(p) & set(dataset.captions(clip)) for clip, p in paraphrases.items())
     test_files = {hashlib.sha256(p.read_bytes()).hexdigest() for b in batches for p in b.motion_paths}
     pool_files = {hashlib.sha256(dataset.motion_path(c).read_bytes()).hexdigest() for c in dataset.ids}
     assert not test_files & pool_files
@@ -98,6 +103,23 @@ def test_preprocess_splits_are_disjoint_and_complete(pipeline):
     assert report["clips"] == {"train": len(train), "val": len(val)} and report["skipped"] == []
     assert report["downsample"] == 1 and report["raw_root"] == "data/generated"
     assert NormStats.load(prepared / "stats.npz").mean.shape == (384,)
+    paraphrases = read_paraphrases(pipeline / "data" / "generated", listed)  # the train split's only
+    assert train.paraphrases == [paraphrases[clip] for clip in train.ids]
+    assert val.paraphrases == [[] for _ in val.ids] and not (prepared / "val" / "paraphrases.json").exists()
+    assert report["train_paraphrases"] == sum(len(p) for p in train.paraphrases) > 0
+
+
+@pytest.mark.parametrize("content, problem", [
+    ({"nope": ["a caption"]}, "1 ids not in the dataset, e.g. 'nope'"),
+    ({"a": []}, "clip 'a'\\): no caption"),
+    ({"a": "a caption"}, "clip 'a': expected a list of captions"),
+    (["a caption"], "expected a JSON object"),
+])
+def test_bad_paraphrases_file_names_the_file_and_the_problem(tmp_path, content, problem):
+    (tmp_path / "paraphrases.json").write_text(json.dumps(content))
+    with pytest.raises(DataError, match=problem) as err:
+        read_paraphrases(tmp_path, ["a", "b"])
+    assert "paraphrases.json" in str(err.value)
 
 
 def test_make_val_uses_val_clips_only(pipeline):

@@ -27,21 +27,22 @@ def tiny_train_params(root: Path, data: Path) -> dict:
             "text_lr_scale": 0.1, "weight_decay": 0.01, "warmup_steps": 2, "grad_clip": 1.0,
             "temperature": 0.07, "learnable_temperature": True, "random_crop": True,
             "swap_probability": 0.5, "threads": 1, "device": "cpu", "num_workers": 0, "compile": False,
-            "captions_per_clip": None, "false_negative_threshold": None}
+            "paraphrases": False, "captions_per_clip": None, "false_negative_threshold": None}
 
 
 def write_tiny_dataset(root: Path, n_train: int = 32, n_val: int = 12) -> Path:
     """Clips whose motion pattern depends on the action their captions name."""
     rng = np.random.default_rng(0)
     for split, n in [("train", n_train), ("val", n_val)]:
-        motions, captions = [], []
+        motions, captions, paraphrases = [], [], []
         for i in range(n):
             action = i % len(ACTIONS)
             t = np.arange(int(rng.integers(12, 40)))[:, None]
             motions.append((np.sin(t * (action + 1) / 5 + np.arange(384) / 50)
                             + 0.1 * rng.normal(size=(len(t), 384))).astype(np.float32))
             captions.append([f"a person {ACTIONS[action]}", f"someone {ACTIONS[action]}"][: 1 + i % 2])
-        MotionStore.write(root / split, [f"{split}{i}" for i in range(n)], motions, captions)
+            paraphrases.append([f"the human {ACTIONS[action]}"] if split == "train" else [])
+        MotionStore.write(root / split, [f"{split}{i}" for i in range(n)], motions, captions, paraphrases)
     NormStats.fit(MotionStore.open(root / "train")).save(root / "stats.npz")
     (root / "report.json").write_text(json.dumps({"downsample": 1}))
     return root
@@ -170,6 +171,22 @@ def test_training_variants_train_and_round_trip(tiny_data, tmp_path):
     store = MotionStore.open(tiny_data / "val")
     prepared = loaded.prepare(store.motion(0))
     np.testing.assert_allclose(prepared.mean(0), 0, atol=1e-4)  # each clip by its own statistics
+
+
+@pytest.mark.parametrize("paraphrases", [False, True])
+def test_paraphrases_join_the_training_captions_only_when_asked(tiny_data, tmp_path, paraphrases):
+    """train.paraphrases: the store's paraphrases are drawn in training (and cached), never in
+    validation; off, training never sees them."""
+    session = TrainingSession(TINY_MODEL, {**tiny_train_params(tmp_path, tiny_data), "paraphrases": paraphrases})
+    drawn = set()
+    for epoch in range(6):
+        session.train_clips.epoch = epoch
+        drawn |= {session.train_clips[i][1] for i in range(len(session.train_clips))}
+    from_paraphrases = {c for c in drawn if c.startswith("the human")}
+    assert bool(from_paraphrases) == paraphrases
+    assert from_paraphrases <= set(session.collate.feature_cache)
+    val_captions = {session.val_loader.dataset[i][1] for i in range(len(session.val_loader.dataset))}
+    assert not any(c.startswith("the human") for c in val_captions)
 
 
 def test_false_negative_filter_finds_same_captions_in_the_batch(tiny_data, tmp_path):

@@ -19,6 +19,9 @@ challenge's own folder)::
     <root>/wordings.json       optional: {wording: {id: [caption, ...]}}, the same clips described
                                in other words (e.g. phrasings never used in training), so the
                                val queries can be asked again in that wording
+    <root>/paraphrases.json    optional: {id: [caption, ...]}, any number of further captions of
+                               a clip, for training only (caption augmentation): preprocess keeps
+                               those of the train split, and nothing evaluates on them
 
 Every motion must have its caption file and the reverse, across the whole folders (a stray
 file means a broken copy). When train.txt is absent, the dataset is every id that has both
@@ -61,7 +64,7 @@ VAL_LIST = "val.txt"
 METADATA = "metadata.json"
 DATASET_INFO = "dataset.json"
 TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
-CLIP_WORDINGS, QUERY_WORDINGS = "wordings.json", "wordings.csv"
+CLIP_WORDINGS, QUERY_WORDINGS, PARAPHRASES = "wordings.json", "wordings.csv", "paraphrases.json"
 EXTRA_TESTS = "extra_tests"
 TEST_STAGING = ".test_clips"  # where a source writes its test clips once before linking them into groups
 UP_AXES = ("y", "z")
@@ -97,13 +100,14 @@ def load_motion(path: str | Path) -> np.ndarray:
     return check_motion(read_npy(path), path)
 
 
-def check_captions(captions: Sequence[str], path: str | Path) -> list[str]:
-    """The captions if there are 1 to 3, each a non-empty single line; else DataError."""
+def check_captions(captions: Sequence[str], path: str | Path, at_most: int | None = MAX_CAPTIONS) -> list[str]:
+    """The captions if there are 1 to `at_most` (None: any number), each a non-empty single
+    line; else DataError."""
     captions = list(captions)
     if not captions:
         raise DataError(path, "no caption")
-    if len(captions) > MAX_CAPTIONS:
-        raise DataError(path, f"{len(captions)} captions; at most {MAX_CAPTIONS} allowed")
+    if at_most is not None and len(captions) > at_most:
+        raise DataError(path, f"{len(captions)} captions; at most {at_most} allowed")
     for number, caption in enumerate(captions, start=1):
         if not isinstance(caption, str) or not caption.strip():
             raise DataError(path, f"caption {number} is blank")
@@ -229,6 +233,32 @@ def read_clip_wordings(root: str | Path, ids: Iterable[str]) -> dict[str, dict[s
 
 def write_clip_wordings(root: str | Path, wordings: dict[str, dict[str, list[str]]]) -> None:
     write_json(Path(root) / CLIP_WORDINGS, wordings)
+
+
+def read_paraphrases(root: str | Path, ids: Iterable[str]) -> dict[str, list[str]]:
+    """paraphrases.json: id → its training-only captions, for those of `ids` that have some
+    ({} when absent). An id the dataset does not have is an error (a file of another dataset)."""
+    path = Path(root) / PARAPHRASES
+    paraphrases = _read_optional_json(path)
+    if paraphrases is None:
+        return {}
+    if not isinstance(paraphrases, dict):
+        raise DataError(path, "expected a JSON object {id: [caption, ...]}")
+    ids = list(ids)
+    unknown = sorted(set(paraphrases) - set(ids))
+    if unknown:
+        raise DataError(path, f"{len(unknown)} ids not in the dataset, e.g. {unknown[0]!r}")
+    out = {}
+    for clip_id in ids:
+        if clip_id in paraphrases:
+            if not isinstance(paraphrases[clip_id], list):
+                raise DataError(path, f"clip {clip_id!r}: expected a list of captions")
+            out[clip_id] = check_captions(paraphrases[clip_id], f"{path} (clip {clip_id!r})", at_most=None)
+    return out
+
+
+def write_paraphrases(root: str | Path, paraphrases: dict[str, list[str]]) -> None:
+    write_json(Path(root) / PARAPHRASES, paraphrases)
 
 
 def read_id_list(root: str | Path, name: str = TRAIN_LIST) -> list[tuple[int, str]] | None:

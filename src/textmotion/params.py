@@ -57,6 +57,8 @@ class Generate(Section):
     hard_fraction: float = Field(ge=0, le=1, description="test groups: share of the other candidates "
                                                          "that share an action with the query clip")
     fps: int = Field(ge=1, description="frame rate of the synthesised motions")
+    paraphrases: int = Field(ge=0, description="further training-wording captions per train-pool clip, "
+                                               "in paraphrases.json, for training only (0: none)")
     real_queries: str | None = _path(INPUT, "KIT-ML test captions mapped to specs, by KIT id (the "
                                             "real-wording test set)", default=None)
     real_captions: str | None = _path(INPUT, "KIT-ML's own annotations.json, never shipped (null, or a "
@@ -176,6 +178,8 @@ class Train(Section):
                                                             "exchanged in a training clip")
     threads: int = Field(ge=1, description="torch CPU threads")
     device: Literal["auto", "cpu", "cuda"] = Field(description="auto: CUDA when available, else the CPU")
+    paraphrases: bool = Field(description="true: training also draws each clip's caption from its "
+                                          "paraphrases (the source's paraphrases.json), if it has any")
     captions_per_clip: int | None = Field(ge=1, le=3, description="training draws each clip's caption "
                                                                  "from its first k (null: all of them)")
     false_negative_threshold: float | None = Field(

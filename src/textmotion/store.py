@@ -6,6 +6,8 @@ A store is a folder::
     offsets.npy    (n + 1,) int64: clip i is frames[offsets[i]:offsets[i + 1]]
     ids.txt        clip ids, one per line
     captions.json  [[caption, ...], ...], 1 to 3 per clip
+    paraphrases.json  optional: [[caption, ...], ...], each clip's training-only further
+                   captions (the source's paraphrases.json; the train split only)
 
 Stores keep the validated raw frames; `prepare_motion` (the temporal preprocessing) is
 applied by whoever reads them, exactly as on a raw .npy file at inference, so a stored clip
@@ -25,7 +27,7 @@ from textmotion.errors import DataError
 from textmotion.io import atomic_path, read_npy
 from textmotion.skeleton import MOTION_DIM
 
-FRAMES, OFFSETS, IDS, CAPTIONS = "frames.npy", "offsets.npy", "ids.txt", "captions.json"
+FRAMES, OFFSETS, IDS, CAPTIONS, PARAPHRASES = "frames.npy", "offsets.npy", "ids.txt", "captions.json", "paraphrases.json"
 # Features whose training std is below this fraction of the mean std (constant features,
 # e.g. a joint that never rotates, or only by noise) are divided by the floor instead, so
 # they stay near 0 rather than blowing noise up to unit variance.
@@ -44,10 +46,11 @@ class MotionStore:
     """A packed store opened read-only: `.motion(i)` is a view into the memory-mapped frames."""
 
     def __init__(self, directory: Path, ids: list[str], captions: list[list[str]],
-                 frames: np.ndarray, offsets: np.ndarray):
+                 frames: np.ndarray, offsets: np.ndarray, paraphrases: list[list[str]] | None = None):
         self.directory = directory
         self.ids = ids
         self.captions = captions
+        self.paraphrases = paraphrases or [[] for _ in ids]
         self.frames = frames
         self.offsets = offsets
         self.lengths = np.diff(offsets)
@@ -60,8 +63,9 @@ class MotionStore:
 
     @staticmethod
     def write(directory: str | Path, ids: Sequence[str], motions: Sequence[np.ndarray],
-              captions: Sequence[Sequence[str]]) -> None:
-        """Pack the clips into `directory` (created; the caller makes it atomic).
+              captions: Sequence[Sequence[str]], paraphrases: Sequence[Sequence[str]] | None = None) -> None:
+        """Pack the clips into `directory` (created; the caller makes it atomic); `paraphrases`
+        (one list per clip) only where some clip has any.
 
         frames.npy is written clip by clip with ordinary writes (no second copy of all frames in
         memory, and no memory map, whose writes die by SIGBUS when the disk fills up).
@@ -84,6 +88,11 @@ class MotionStore:
         (directory / IDS).write_text("".join(f"{clip_id}\n" for clip_id in ids), encoding="utf-8")
         (directory / CAPTIONS).write_text(json.dumps(captions, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
+        if paraphrases is not None and any(paraphrases):
+            if len(paraphrases) != len(ids):
+                raise ValueError(f"{len(ids)} ids, {len(paraphrases)} paraphrase lists")
+            (directory / PARAPHRASES).write_text(json.dumps([list(p) for p in paraphrases], ensure_ascii=False)
+                                                 + "\n", encoding="utf-8")
 
     @classmethod
     def open(cls, directory: str | Path) -> "MotionStore":
@@ -99,6 +108,8 @@ class MotionStore:
         try:
             ids = (directory / IDS).read_text(encoding="utf-8").splitlines()
             captions = json.loads((directory / CAPTIONS).read_text(encoding="utf-8"))
+            paraphrases = (json.loads((directory / PARAPHRASES).read_text(encoding="utf-8"))
+                           if (directory / PARAPHRASES).exists() else None)
         except (OSError, ValueError) as err:
             raise DataError(directory, f"unreadable motion store ({err})") from None
         if not isinstance(captions, list):
@@ -109,7 +120,9 @@ class MotionStore:
         if not consistent:
             raise DataError(directory, f"inconsistent motion store: frames {frames.shape}, "
                                        f"{len(offsets)} offsets, {len(ids)} ids, {len(captions)} captions")
-        return cls(directory, ids, captions, frames, offsets)
+        if paraphrases is not None and not (isinstance(paraphrases, list) and len(paraphrases) == len(ids)):
+            raise DataError(directory / PARAPHRASES, f"expected a JSON list of {len(ids)} caption lists")
+        return cls(directory, ids, captions, frames, offsets, paraphrases)
 
 
 @dataclass

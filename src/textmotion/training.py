@@ -61,17 +61,19 @@ MAX_WARMUP_FRACTION = 0.1
 class CaptionedClips(Dataset):
     """(prepared motion, caption) pairs of a store.
 
-    With `augment`: a random caption of the clip's first `captions_per_clip` (all 1–3 when
-    None: the seed's augmentation), a random `max_frames` window when `random_crop`, and
-    persons A/B exchanged with probability `swap_probability`, all drawn from (seed, epoch,
-    index). Without: the first caption and the first frames, which
-    is exactly what `RetrievalModel.encode_*` sees at inference.
+    With `augment`: a random caption of the clip's training pool (its first `captions_per_clip`
+    captions, all 1–3 when None: the seed's augmentation, plus its paraphrases when
+    `paraphrases`), a random `max_frames` window when `random_crop`, and persons A/B exchanged
+    with probability `swap_probability`, all drawn from (seed, epoch, index). Without: the first
+    caption and the first frames, which is exactly what `RetrievalModel.encode_*` sees at inference.
     """
 
     def __init__(self, store: MotionStore, model: RetrievalModel, augment: bool, seed: int,
-                 random_crop: bool = False, swap_probability: float = 0.0, captions_per_clip: int | None = None):
+                 random_crop: bool = False, swap_probability: float = 0.0, captions_per_clip: int | None = None,
+                 paraphrases: bool = False):
         self.store = store
-        self.captions_per_clip = captions_per_clip  # None: all of them
+        self.pools = [captions[:captions_per_clip] + (extra if paraphrases else [])
+                      for captions, extra in zip(store.captions, store.paraphrases)]
         self.model = model
         self.augment = augment
         self.seed = seed
@@ -79,16 +81,20 @@ class CaptionedClips(Dataset):
         self.swap_probability = swap_probability
         self.epoch = 0
 
+    def captions(self) -> set[str]:
+        """Every caption this dataset can give."""
+        return {c for pool in (self.pools if self.augment else self.store.captions) for c in pool}
+
     def __len__(self) -> int:
         return len(self.store)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
-        captions, raw = self.store.captions[index], self.store.motion(index)
+        raw = self.store.motion(index)
         if not self.augment:
-            return self.model.prepare(raw), captions[0]
+            return self.model.prepare(raw), self.store.captions[index][0]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        captions = captions[:self.captions_per_clip]
-        caption = captions[rng.integers(len(captions))]
+        pool = self.pools[index]
+        caption = pool[rng.integers(len(pool))]
         if rng.random() < self.swap_probability:
             raw = swap_persons(raw)
         start = 0
@@ -146,16 +152,16 @@ class Embedder(nn.Module):
         return text_embeddings.float(), motion_embeddings.float(), self.temperature()
 
 
-def cache_text_features(model: RetrievalModel, stores: Sequence[MotionStore]) -> tuple[dict[str, int], torch.Tensor]:
+def cache_text_features(model: RetrievalModel, captions: set[str]) -> tuple[dict[str, int], torch.Tensor]:
     """Frozen backbone: every distinct caption's features, computed once."""
-    captions = sorted({c for store in stores for clip in store.captions for c in clip})
+    captions = sorted(captions)
     return {c: i for i, c in enumerate(captions)}, model.text_encoder.features_of(captions)
 
 
-def caption_similarity_cache(stores: Sequence[MotionStore], device: torch.device) -> tuple[dict[str, int], torch.Tensor]:
+def caption_similarity_cache(captions: set[str], device: torch.device) -> tuple[dict[str, int], torch.Tensor]:
     """Every distinct caption's pretrained sentence embedding (the filter's fixed yardstick,
     whatever the text encoder being trained), computed once."""
-    captions = sorted({c for store in stores for clip in store.captions for c in clip})
+    captions = sorted(captions)
     return {c: i for i, c in enumerate(captions)}, torch.from_numpy(sentence_embeddings(captions)).to(device)
 
 
@@ -259,18 +265,18 @@ class TrainingSession:
         self.temperature = Temperature(tp["temperature"], tp["learnable_temperature"]).to(self.device)
         train_store, val_store = MotionStore.open(tp["train_store"]), MotionStore.open(tp["val_store"])
         self.train_clips = CaptionedClips(train_store, model, True, tp["seed"], tp["random_crop"],
-                                          tp["swap_probability"], tp["captions_per_clip"])
-        cache, features = (cache_text_features(model, [train_store, val_store]) if model.text_encoder.frozen
-                           else (None, None))
+                                          tp["swap_probability"], tp["captions_per_clip"], tp["paraphrases"])
+        val_clips = CaptionedClips(val_store, model, False, tp["seed"])
+        captions = self.train_clips.captions() | val_clips.captions()
+        cache, features = cache_text_features(model, captions) if model.text_encoder.frozen else (None, None)
         similarity_rows, self.caption_similarity = (
-            caption_similarity_cache([train_store, val_store], self.device)
+            caption_similarity_cache(captions, self.device)
             if tp["false_negative_threshold"] is not None else (None, None))
         self.collate = Collate(model, cache, similarity_rows)
         self.embedder = Embedder(model, self.temperature, features)
         parallel = data_parallel(self.embedder, world)
         self.forward = torch.compile(parallel) if tp["compile"] else parallel
-        self.val_loader = self._data_loader(CaptionedClips(val_store, model, False, tp["seed"]),
-                                            batch_size=tp["batch_size"])
+        self.val_loader = self._data_loader(val_clips, batch_size=tp["batch_size"])
         self.optimizer = torch.optim.AdamW(parameter_groups(model, self.temperature, tp["lr"], tp["text_lr_scale"]),
                                            weight_decay=tp["weight_decay"], fused=self.device.type == "cuda")
         self.batch_size = min(tp["batch_size"], len(train_store))  # the global batch
