@@ -96,7 +96,7 @@ def test_derive_queries_maps_the_test_split_and_leaves_mirrored_clips_out(tmp_pa
 
 
 def test_missing_kit_files_are_one_line_errors(tmp_path):
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="annotations.json: file not found"):
         derive_queries(tmp_path)
     root = write_kit(tmp_path / "kit", {}, ["00001"])
     with pytest.raises(DataError, match="test clip 00001 has no entry"):

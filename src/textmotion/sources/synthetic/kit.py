@@ -33,7 +33,7 @@ import numpy as np
 
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import QueryGroup
-from textmotion.io import write_json
+from textmotion.io import read_json, write_json
 from textmotion.sources.synthetic import vocabulary as vocab
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import BOTH, sample_spec, validate_spec
@@ -221,19 +221,12 @@ def _read_text(path: Path) -> str:
         raise DataError(path, f"cannot read: {err.strerror or err}") from err
 
 
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(_read_text(path))
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON: {err}") from err
-
-
 def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
     """Queries from every test-split caption the rules map, and counts of what matched.
 
     Mirrored clips (ids starting with M) are left out: their captions are the originals with
     left and right swapped by a program, not wording people wrote."""
-    annotations = _read_json(Path(kit_root) / "annotations.json")
+    annotations = read_json(Path(kit_root) / "annotations.json")
     test_ids = _read_text(Path(kit_root) / "splits" / "test.txt").split()
     queries, n_captions = [], 0
     originals = [clip_id for clip_id in test_ids if not clip_id.startswith("M")]
@@ -267,7 +260,7 @@ def load_queries(path: str | Path, annotations: str | Path | None = None) -> lis
 
     The set names each caption by its KIT ids only (the sentences are KIT's, not ours to
     ship); with `annotations` (KIT's annotations.json) each query gets its `caption`."""
-    content = _read_json(Path(path))
+    content = read_json(path)
     queries = content.get("queries") if isinstance(content, dict) else None
     if not isinstance(queries, list) or not queries:
         raise DataError(path, 'expected {"queries": [...]} with at least one query')
@@ -290,7 +283,7 @@ def load_queries(path: str | Path, annotations: str | Path | None = None) -> lis
 
 def _with_captions(queries: list[dict], annotations_path: Path) -> list[dict]:
     """The queries with their KIT caption, looked up by clip and annotation id."""
-    annotations = _read_json(annotations_path)
+    annotations = read_json(annotations_path)
     out = []
     for query in queries:
         entry = annotations.get(query["clip"]) if isinstance(annotations, dict) else None
