@@ -51,7 +51,9 @@ TABLE = REPO / "docs" / "ablations.md"
 README = REPO / "README.md"
 README_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
 # (name, {section.key: value}, what the row changes). "default" is the params.yaml as it is.
-NO_LENGTH = {"model.length_feature": False}  # the defaults before the table chose the length feature
+# The defaults before the table chose the length feature and the paraphrases (every row sets
+# what it changes from these, so rows stay comparable whatever params.yaml says now).
+NO_LENGTH = {"model.length_feature": False, "train.paraphrases": False}
 ROWS = [
     ("baseline", NO_LENGTH, "padding mask on, no length feature (the defaults before this table)"),
     ("seed: pads attended and pooled", {**NO_LENGTH, "model.padding_mask": False},
@@ -62,17 +64,19 @@ ROWS = [
     ("seed: fixed temperature", {**NO_LENGTH, "train.learnable_temperature": False}, "temperature fixed at 0.07"),
     ("seed: no person swap", {**NO_LENGTH, "train.swap_probability": 0.0}, "persons A/B never exchanged"),
     ("seed: no random crop", {**NO_LENGTH, "train.random_crop": False}, "always the first max_frames frames"),
-    ("length feature (default)", {"model.length_feature": True},
+    ("length feature", {**NO_LENGTH, "model.length_feature": True},
      "the clip's duration given to the encoder explicitly, padding mask on"),
-    ("length feature, pads pooled", {"model.length_feature": True, "model.padding_mask": False},
+    ("length feature, pads pooled", {**NO_LENGTH, "model.length_feature": True, "model.padding_mask": False},
      "both: duration explicit and the seed's pooling"),
     ("false-negative filter", {**NO_LENGTH, "train.false_negative_threshold": 0.9},
      "batch pairs whose captions are near-duplicates (sentence cosine > 0.9) are not pushed apart"),
     ("one caption per clip", {**NO_LENGTH, "train.captions_per_clip": 1}, "training sees only each clip's first caption"),
-    ("text fine-tuned", {**NO_LENGTH, "model.freeze_text": False}, "MiniLM fine-tuned at lr x text_lr_scale"),
+    ("text fine-tuned, same train time", {**NO_LENGTH, "model.freeze_text": False, "train.epochs": 4},
+     "MiniLM fine-tuned at lr x text_lr_scale for 4 epochs, about the frozen run's train time on 2 cores "
+     "(40 epochs take ~15x longer)"),
     ("paraphrases", {**NO_LENGTH, "train.paraphrases": True},
      "captions also drawn from 8 more training-wording paraphrases per clip (caption augmentation)"),
-    ("length feature, paraphrases", {"model.length_feature": True, "train.paraphrases": True},
+    ("length feature, paraphrases (default)", {"model.length_feature": True, "train.paraphrases": True},
      "both: duration explicit and caption augmentation"),
 ]
 MIN_SEEDS = 3  # fewer: shown, not judged
