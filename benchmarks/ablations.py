@@ -66,8 +66,6 @@ ROWS = [
     ("seed: no random crop", {**NO_LENGTH, "train.random_crop": False}, "always the first max_frames frames"),
     ("length feature", {**NO_LENGTH, "model.length_feature": True},
      "the clip's duration given to the encoder explicitly, padding mask on"),
-    ("length feature, pads pooled", {**NO_LENGTH, "model.length_feature": True, "model.padding_mask": False},
-     "both: duration explicit and the seed's pooling"),
     ("false-negative filter", {**NO_LENGTH, "train.false_negative_threshold": 0.9},
      "batch pairs whose captions are near-duplicates (sentence cosine > 0.9) are not pushed apart"),
     ("one caption per clip", {**NO_LENGTH, "train.captions_per_clip": 1}, "training sees only each clip's first caption"),
