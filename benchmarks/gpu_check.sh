@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The CUDA / bf16 path on one GPU, end to end, with throughput: run on a lent GPU machine (the
-# device tool), from the repo root. The machine has PyTorch but no network, so what it lacks
-# travels beside the repo, git-ignored:
-#   .whl/  cp312 wheels the image lacks (pydantic, dvclive and its light deps, open_clip, ftfy)
-#   .gpu/  MiniLM's files with its weights in float16 (restored to float32 here, to fit the
-#          transfer limit; the weights differ by < 1e-3) and KIT's annotations.json
-# dvclive needs dvc's whole dependency stack inside a DVC repo (configobj and more), which the
-# wheels above do not yet cover: the e2e and torchrun sections stop after their first epoch.
+# device tool), from the repo root. The machine has PyTorch but no network: first, here,
+# `bash benchmarks/gpu_pack.sh` writes what it lacks into the git-ignored .whl/ and .gpu/, and
+# the call carries both (device run: carry [".whl", ".gpu"]).
+# On 2026-11-26 (H200) the throughput, compile and profile sections ran; train.py and torchrun
+# stopped after their first epoch in dvclive, for want of configobj, which gpu_pack.sh now packs
+# (checked here by importing dvclive with every package the image lacks blocked, not there).
 # It builds the default data, times the default and the seed configuration
 # (benchmarks/train_speed.py, CLIP with random weights: no checkpoint can be fetched), trains
 # and evaluates the default model on CUDA, runs one torchrun (NCCL) process, and profiles the
