@@ -76,6 +76,8 @@ ROWS = [
      "captions also drawn from 8 more training-wording paraphrases per clip (caption augmentation)"),
     ("length feature, paraphrases (default)", {"model.length_feature": True, "train.paraphrases": True},
      "both: duration explicit and caption augmentation"),
+    ("default, text fine-tuned", {"model.length_feature": True, "train.paraphrases": True, "model.freeze_text": False},
+     "the default with MiniLM fine-tuned at lr x text_lr_scale for the full 40 epochs (a GPU option)"),
 ]
 MIN_SEEDS = 3  # fewer: shown, not judged
 METRICS = ("val", "val_novel", "test", "test_novel", "test_real")
