@@ -156,19 +156,30 @@ def text_path(root: str | Path, clip_id: str) -> Path:
     return Path(root) / "texts" / f"{clip_id}.txt"
 
 
-def _read_optional_json(path: Path) -> object | None:
-    """The file's JSON content, or None where the source did not write it."""
-    return read_json(path) if path.exists() else None
+def _read_optional_object(path: Path, shape: str = "") -> dict | None:
+    """The file's JSON object, or None where the source did not write it; DataError when it
+    holds something else (`shape` says what the object should look like)."""
+    if not path.exists():
+        return None
+    content = read_json(path)
+    if not isinstance(content, dict):
+        raise DataError(path, f"expected a JSON object {shape}".rstrip())
+    return content
+
+
+def _caption_list(captions: object, path: Path, where: str, at_most: int | None = MAX_CAPTIONS) -> list[str]:
+    """A JSON file's list of captions for `where` (e.g. "clip '00001'"), checked by check_captions."""
+    if not isinstance(captions, list):
+        raise DataError(path, f"{where}: expected a list of captions")
+    return check_captions(captions, f"{path} ({where})", at_most)
 
 
 def read_dataset_info(root: str | Path) -> dict:
     """The optional dataset.json ({} when absent), its fps and up axis checked."""
     path = Path(root) / DATASET_INFO
-    info = _read_optional_json(path)
+    info = _read_optional_object(path)
     if info is None:
         return {}
-    if not isinstance(info, dict):
-        raise DataError(path, "expected a JSON object")
     fps = info.get("fps")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0):
         raise DataError(path, f"fps must be a positive number, got {fps!r}")
@@ -186,11 +197,9 @@ def read_metadata(root: str | Path, ids: Iterable[str]) -> dict[str, dict] | Non
     """Per-clip metadata ({"labels": [...], "signature": str}) of every id, or None when the
     dataset has no metadata.json. A file that misses one of `ids` is an error."""
     path = Path(root) / METADATA
-    metadata = _read_optional_json(path)
+    metadata = _read_optional_object(path, "{id: {labels, signature}}")
     if metadata is None:
         return None
-    if not isinstance(metadata, dict):
-        raise DataError(path, "expected a JSON object {id: {labels, signature}}")
     out = {}
     for clip_id in ids:
         entry = metadata.get(clip_id)
@@ -211,11 +220,9 @@ def write_metadata(root: str | Path, metadata: dict[str, dict]) -> None:
 def read_clip_wordings(root: str | Path, ids: Iterable[str]) -> dict[str, dict[str, list[str]]]:
     """wordings.json: wording name → id → 1 to 3 captions, for every one of `ids` ({} when absent)."""
     path = Path(root) / CLIP_WORDINGS
-    wordings = _read_optional_json(path)
+    wordings = _read_optional_object(path, "{wording: {id: [caption, ...]}}")
     if wordings is None:
         return {}
-    if not isinstance(wordings, dict):
-        raise DataError(path, "expected a JSON object {wording: {id: [caption, ...]}}")
     out: dict[str, dict[str, list[str]]] = {}
     for name, by_clip in wordings.items():
         if not isinstance(by_clip, dict):
@@ -224,10 +231,7 @@ def read_clip_wordings(root: str | Path, ids: Iterable[str]) -> dict[str, dict[s
         for clip_id in ids:
             if clip_id not in by_clip:
                 raise DataError(path, f"wording {name!r}: no captions for clip {clip_id!r}")
-            captions = by_clip[clip_id]
-            if not isinstance(captions, list):
-                raise DataError(path, f"wording {name!r}, clip {clip_id!r}: expected a list of captions")
-            out[name][clip_id] = check_captions(captions, f"{path} (wording {name!r}, clip {clip_id!r})")
+            out[name][clip_id] = _caption_list(by_clip[clip_id], path, f"wording {name!r}, clip {clip_id!r}")
     return out
 
 
@@ -239,22 +243,15 @@ def read_paraphrases(root: str | Path, ids: Iterable[str]) -> dict[str, list[str
     """paraphrases.json: id → its training-only captions, for those of `ids` that have some
     ({} when absent). An id the dataset does not have is an error (a file of another dataset)."""
     path = Path(root) / PARAPHRASES
-    paraphrases = _read_optional_json(path)
+    paraphrases = _read_optional_object(path, "{id: [caption, ...]}")
     if paraphrases is None:
         return {}
-    if not isinstance(paraphrases, dict):
-        raise DataError(path, "expected a JSON object {id: [caption, ...]}")
     ids = list(ids)
     unknown = sorted(set(paraphrases) - set(ids))
     if unknown:
         raise DataError(path, f"{len(unknown)} ids not in the dataset, e.g. {unknown[0]!r}")
-    out = {}
-    for clip_id in ids:
-        if clip_id in paraphrases:
-            if not isinstance(paraphrases[clip_id], list):
-                raise DataError(path, f"clip {clip_id!r}: expected a list of captions")
-            out[clip_id] = check_captions(paraphrases[clip_id], f"{path} (clip {clip_id!r})", at_most=None)
-    return out
+    return {clip_id: _caption_list(paraphrases[clip_id], path, f"clip {clip_id!r}", at_most=None)
+            for clip_id in ids if clip_id in paraphrases}
 
 
 def write_paraphrases(root: str | Path, paraphrases: dict[str, list[str]]) -> None:
