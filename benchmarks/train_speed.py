@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -42,6 +43,7 @@ from textmotion.errors import DataError  # noqa: E402
 from textmotion.training import TrainingSession  # noqa: E402
 
 PROBE_STEPS = 4
+T = TypeVar("T")
 WARMUP_STEPS = 3
 
 
@@ -52,6 +54,11 @@ def timed_step(session: TrainingSession, batch: dict) -> float:
     if session.device.type == "cuda":
         torch.cuda.synchronize(session.device)
     return time.perf_counter() - tick
+
+
+def endless_batches(session: TrainingSession):
+    """The session's batches, epoch after epoch."""
+    return (batch for epoch in itertools.count() for batch in session.loader(epoch))
 
 
 def step_flop(session: TrainingSession, batch: dict) -> int:
@@ -71,7 +78,7 @@ def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[
     encoder.forward = encoder.reference_forward
     fill = {"before": True, "now": torch.utils.deterministic.fill_uninitialized_memory}
     times = {name: {"wall": [], "cpu": []} for name in sessions}
-    batches = (batch for epoch in itertools.count() for batch in sessions["now"].loader(epoch))
+    batches = endless_batches(sessions["now"])
     for index, batch in zip(range(WARMUP_STEPS + n_steps), batches):
         for name in (sessions if index % 2 else reversed(sessions)):  # neither always goes first
             torch.utils.deterministic.fill_uninitialized_memory = fill[name]
@@ -86,7 +93,7 @@ def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[
 def profile_steps(model_params: dict, train_params: dict, n_steps: int, text_pretrained: bool) -> str:
     """The operators that take the most device time over `n_steps` steps (after warm-up)."""
     session = TrainingSession(model_params, {**train_params, "epochs": 1}, text_pretrained)
-    batches = itertools.islice((b for epoch in itertools.count() for b in session.loader(epoch)), WARMUP_STEPS + n_steps)
+    batches = itertools.islice(endless_batches(session), WARMUP_STEPS + n_steps)
     for batch in itertools.islice(batches, WARMUP_STEPS):
         timed_step(session, batch)
     activities = [torch.profiler.ProfilerActivity.CPU]
@@ -126,6 +133,16 @@ def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
     return {"setup_s": setup_s, "step_s": step_s, "clips_per_s": train_params["batch_size"] / step_s,
             "gflop_per_clip": flop_per_clip / 1e9,
             "steps": len(step_times), "planned_epochs": epochs, **session.validate()}
+
+
+def with_text_weights(name: str, run: Callable[[bool], T]) -> T:
+    """`run(text_pretrained)` with the pretrained text weights, or with random ones where they
+    cannot be had (no CLIP weights here): then its timing holds and its score means nothing."""
+    try:
+        return run(True)
+    except DataError as err:
+        print(f"{name}: {err}\n{name}: with random text weights; its score means nothing")
+        return run(False)
 
 
 def main() -> None:
@@ -183,14 +200,12 @@ def main() -> None:
         for name, (model_params, train_params) in configurations.items():
             print(f"--- {name}", flush=True)
             if args.profile:
-                print(profile_steps(model_params, train_params, args.profile, name == "default"))
+                print(with_text_weights(name, lambda pretrained: profile_steps(
+                    model_params, train_params, args.profile, pretrained)))
                 continue
-            try:
-                results[name] = run_within_budget(model_params, train_params, args.budget, True)
-            except DataError as err:  # no CLIP weights here: time it with random ones
-                print(f"{name}: {err}\n{name}: timing with random text weights; its score means nothing")
-                results[name] = run_within_budget(model_params, train_params, args.budget, False)
-                results[name]["note"] = "random text weights"
+            results[name] = with_text_weights(name, lambda pretrained: {
+                **run_within_budget(model_params, train_params, args.budget, pretrained),
+                **({} if pretrained else {"note": "random text weights"})})
 
     if args.profile:
         return
