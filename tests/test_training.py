@@ -10,7 +10,7 @@ import torch
 
 from textmotion.model_io import build_model, load_model, resolve_config, save_model
 from textmotion.store import MotionStore, NormStats
-from textmotion.training import NON_REPRODUCIBLE_METRICS, TrainingSession, train
+from textmotion.training import NON_REPRODUCIBLE_METRICS, TrainingSession, train, with_relative_noise
 
 ACTIONS = ["walks forward", "waves a hand", "jumps twice", "sits down"]
 
@@ -27,7 +27,8 @@ def tiny_train_params(root: Path, data: Path) -> dict:
             "text_lr_scale": 0.1, "weight_decay": 0.01, "warmup_steps": 2, "grad_clip": 1.0,
             "temperature": 0.07, "learnable_temperature": True, "random_crop": True,
             "swap_probability": 0.5, "threads": 1, "device": "cpu", "num_workers": 0, "compile": False,
-            "paraphrases": False, "captions_per_clip": None, "false_negative_threshold": None}
+            "paraphrases": False, "captions_per_clip": None, "false_negative_threshold": None,
+            "text_noise": 0.0}
 
 
 def write_tiny_dataset(root: Path, n_train: int = 32, n_val: int = 12) -> Path:
@@ -202,3 +203,27 @@ def test_false_negative_filter_finds_same_captions_in_the_batch(tiny_data, tmp_p
             if i != j and texts[i] == texts[j]:
                 assert mask[i, j]  # the very same caption is always a false negative
     assert not mask.diagonal().any() and len(set(captions)) > 1
+
+
+def test_relative_noise_moves_each_row_by_its_scale_times_its_norm():
+    features = torch.randn(50, 384) * torch.linspace(0.1, 10, 50)[:, None]
+    shift = with_relative_noise(features, 0.6) - features
+    torch.testing.assert_close(shift.norm(dim=-1), 0.6 * features.norm(dim=-1))
+    assert (shift[:, 0] > 0).any() and (shift[:, 0] < 0).any()  # random directions
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_text_noise_applies_in_training_only(tiny_data, tmp_path, frozen):
+    """train.text_noise: in training mode the same batch gives other text embeddings each time
+    (cached features and a fine-tuned backbone alike); in eval mode, exactly the noise-free ones."""
+    params = {**tiny_train_params(tmp_path, tiny_data), "text_noise": 0.5}
+    noisy = TrainingSession({**TINY_MODEL, "freeze_text": frozen}, params, text_pretrained=frozen)
+    clean = TrainingSession({**TINY_MODEL, "freeze_text": frozen}, {**params, "text_noise": 0.0},
+                            text_pretrained=frozen)
+    batch = next(iter(noisy.loader(0)))
+    noisy.embedder.train()
+    noisy.model.text_encoder.backbone.eval()  # no dropout: only the noise can differ
+    first, second = noisy.embedder(batch)[0], noisy.embedder(batch)[0]
+    assert not torch.allclose(first, second)
+    noisy.embedder.eval(), clean.embedder.eval()
+    torch.testing.assert_close(noisy.embedder(batch)[0], clean.embedder(batch)[0])

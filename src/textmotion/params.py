@@ -182,6 +182,9 @@ class Train(Section):
                                           "paraphrases (the source's paraphrases.json), if it has any")
     captions_per_clip: int | None = Field(ge=1, le=3, description="training draws each clip's caption "
                                                                  "from its first k (null: all of them)")
+    text_noise: float = Field(ge=0, le=2, description="training adds to each caption's sentence features "
+                                                      "a random direction of this times their norm "
+                                                      "(robustness to unseen wording); 0: none")
     false_negative_threshold: float | None = Field(
         gt=0, le=1, description="pairs of a batch whose captions' pretrained sentence embeddings have a "
                                 "cosine above this are not pushed apart (TMR's filter); null: no filter")

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from dvclive import Live
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -138,18 +139,32 @@ class Embedder(nn.Module):
     """The training forward, the module DDP and torch.compile wrap: a batch on the device →
     (text embeddings, motion embeddings, both float32, and the temperature)."""
 
-    def __init__(self, model: RetrievalModel, temperature: Temperature, text_features: torch.Tensor | None):
+    def __init__(self, model: RetrievalModel, temperature: Temperature, text_features: torch.Tensor | None,
+                 text_noise: float = 0.0):
         super().__init__()
         self.model = model
         self.temperature = temperature  # the loss's, not the model folder's
         self.text_features = text_features  # the frozen backbone's cache, on the model's device
+        self.text_noise = text_noise
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        text = batch["text"]
-        text_embeddings = (self.model.text_encoder.project(self.text_features[text["feature_rows"]])
-                           if "feature_rows" in text else self.model.text_encoder(text))
+        text, encoder = batch["text"], self.model.text_encoder
+        features = (self.text_features[text["feature_rows"]] if "feature_rows" in text
+                    else encoder.backbone_features(text))
+        if self.training and self.text_noise > 0:
+            features = with_relative_noise(features, self.text_noise)
+        text_embeddings = encoder.project(features)
         motion_embeddings = self.model.motion_encoder(batch["motions"], batch["mask"])
         return text_embeddings.float(), motion_embeddings.float(), self.temperature()
+
+
+def with_relative_noise(features: torch.Tensor, scale: float) -> torch.Tensor:
+    """Each row plus a random direction of `scale` times its own norm. Training on sentence
+    features shifted this way keeps the projection from fitting the exact points of the
+    training wordings, so a caption worded otherwise (a nearby point) still lands near its
+    motion: `train.text_noise`, chosen by the ablation table for the novel and real wordings."""
+    noise = torch.randn_like(features)
+    return features + scale * features.norm(dim=-1, keepdim=True) * F.normalize(noise, dim=-1)
 
 
 def cache_text_features(model: RetrievalModel, captions: set[str]) -> tuple[dict[str, int], torch.Tensor]:
@@ -273,7 +288,7 @@ class TrainingSession:
             caption_similarity_cache(captions, self.device)
             if tp["false_negative_threshold"] is not None else (None, None))
         self.collate = Collate(model, cache, similarity_rows)
-        self.embedder = Embedder(model, self.temperature, features)
+        self.embedder = Embedder(model, self.temperature, features, tp["text_noise"])
         parallel = data_parallel(self.embedder, world)
         self.forward = torch.compile(parallel) if tp["compile"] else parallel
         self.val_loader = self._data_loader(val_clips, batch_size=tp["batch_size"])

@@ -1,0 +1,94 @@
+"""How much of the held-out wording the pretrained sentence model itself understands.
+
+No motion is involved: both measurements ask the frozen MiniLM alone, so they bound what any
+projection trained on top of it can learn from the training phrasings.
+
+1. Caption to caption: each val query in the novel wording is compared with the training-wording
+   captions of its 32 candidates (the answer's own captions included, which no retrieval
+   model is given), and the candidates are ranked by the best (or the mean) cosine. The
+   challenge score of that ranking is what sentence similarity alone achieves on the groups.
+2. Phrase to action: every held-out verb phrase of the lexicon, with its slots filled, is
+   assigned to the action whose training phrases' mean embedding is nearest. The accuracy says
+   how often MiniLM puts an unseen idiom ("lean forward from the hips in a polite gesture")
+   closest to its own action ("bow").
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/text_ceiling.py
+The data stages must have run first (`dvc repro make_val`).
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from textmotion.io import load_params  # noqa: E402
+from textmotion.layout import read_gt, read_query_wordings  # noqa: E402
+from textmotion.metrics import challenge_score, ranks_from_similarity  # noqa: E402
+from textmotion.sources.synthetic import lexicon  # noqa: E402
+from textmotion.store import MotionStore  # noqa: E402
+from textmotion.text_encoders import sentence_embeddings  # noqa: E402
+
+SLOT_FILLERS = {"direction": "forward", "speed": "", "count": "", "hand": "with the hand", "arm": "the arm",
+                "side": "left", "obj": "the other person"}
+
+
+def caption_to_caption() -> dict[str, float]:
+    val_dir, val_store = Path(load_params("evaluate")["val_dir"]), load_params("evaluate")["val_store"]
+    store = MotionStore.open(val_store)
+    row_of = {clip: i for i, clip in enumerate(store.ids)}
+    groups = pd.read_csv(val_dir / "groups.csv", dtype=str, keep_default_na=False)
+    candidates = {q: list(g.sort_values("candidate", key=lambda c: c.astype(int)).clip_id)
+                  for q, g in groups.groupby("query_id")}
+    gt = read_gt(val_dir / "gt.csv", {q: len(c) for q, c in candidates.items()})
+    novel = read_query_wordings(val_dir, list(gt))[lexicon.NOVEL]
+    owner = np.array([i for i, captions in enumerate(store.captions) for _ in captions])
+    captions = sentence_embeddings([c for captions in store.captions for c in captions])
+    queries = sentence_embeddings([novel[q] for q in gt])
+    results = {}
+    for pooling in ("max", "mean"):
+        similarity = np.array([[_pooled(captions[owner == row_of[clip]] @ query, pooling) for clip in candidates[q]]
+                               for q, query in zip(gt, queries)])
+        ranks = ranks_from_similarity(similarity, [gt[q] - 1 for q in gt])
+        results[f"caption_to_caption_{pooling}"] = challenge_score(ranks)
+        results[f"caption_to_caption_{pooling}_R@1"] = float(np.mean(ranks == 1))
+    return results
+
+
+def _pooled(cosines: np.ndarray, pooling: str) -> float:
+    return float(cosines.max() if pooling == "max" else cosines.mean())
+
+
+def filled(template: str) -> str:
+    """A verb phrase of the lexicon as plain words: conditions, brackets and slots resolved."""
+    text = re.sub(r"^when [^:]*: ", "", template).replace("[", "").replace("]", "")
+    text = re.sub(r"\{n:([^}]*)\}", r"some \1s", text)
+    text = re.sub(r"\{(\w+)\}", lambda slot: SLOT_FILLERS[slot.group(1)], text)
+    return "a person " + re.sub(r"<(\w+)>", r"\1s", text).strip()
+
+
+def phrase_to_action() -> dict[str, float]:
+    results = {}
+    for name, table in (("solo", lexicon.SOLO), ("interaction", lexicon.ASYMMETRIC_ACTIVE),
+                        ("pair", lexicon.SYMMETRIC_PLURAL)):
+        actions = list(table)
+        centroids = np.stack([sentence_embeddings([filled(t) for t in table[a].train]).mean(0) for a in actions])
+        novel = [(a, filled(t)) for a in actions for t in table[a].novel]
+        nearest = (sentence_embeddings([text for _, text in novel]) @ centroids.T).argmax(1)
+        results[f"phrase_to_action_{name}"] = float(np.mean([actions[n] == a for n, (a, _) in zip(nearest, novel)]))
+        results[f"phrase_to_action_{name}_phrases"] = len(novel)
+    return results
+
+
+def main() -> None:
+    for name, value in {**caption_to_caption(), **phrase_to_action()}.items():
+        print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
