@@ -22,13 +22,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from textmotion.io import load_params  # noqa: E402
-from textmotion.layout import read_gt, read_query_wordings  # noqa: E402
+from textmotion.layout import read_group_clips, read_gt, read_query_wordings  # noqa: E402
 from textmotion.metrics import challenge_score, ranks_from_similarity  # noqa: E402
 from textmotion.sources.synthetic import lexicon  # noqa: E402
 from textmotion.store import MotionStore  # noqa: E402
@@ -39,12 +38,10 @@ SLOT_FILLERS = {"direction": "forward", "speed": "", "count": "", "hand": "with 
 
 
 def caption_to_caption() -> dict[str, float]:
-    val_dir, val_store = Path(load_params("evaluate")["val_dir"]), load_params("evaluate")["val_store"]
-    store = MotionStore.open(val_store)
+    cfg = load_params("evaluate")
+    val_dir, store = Path(cfg["val_dir"]), MotionStore.open(cfg["val_store"])
     row_of = {clip: i for i, clip in enumerate(store.ids)}
-    groups = pd.read_csv(val_dir / "groups.csv", dtype=str, keep_default_na=False)
-    candidates = {q: list(g.sort_values("candidate", key=lambda c: c.astype(int)).clip_id)
-                  for q, g in groups.groupby("query_id")}
+    candidates = read_group_clips(val_dir)
     gt = read_gt(val_dir / "gt.csv", {q: len(c) for q, c in candidates.items()})
     novel = read_query_wordings(val_dir, list(gt))[lexicon.NOVEL]
     owner = np.array([i for i, captions in enumerate(store.captions) for _ in captions])

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from textmotion.errors import DataError, run_cli
 from textmotion.gallery import store_fps
 from textmotion.io import atomic_path, check_writable, load_params, write_json
-from textmotion.layout import QueryBatch, load_motion, read_query_wordings, read_scored_queries, reworded
+from textmotion.layout import (GROUP_CLIPS, QueryBatch, load_motion, read_group_clips, read_query_wordings,
+                               read_scored_queries, reworded)
 from textmotion.metrics import gallery_metrics, ranks_from_rankings, recall_curve, retrieval_summary, scored
 from textmotion.model_io import load_model
 from textmotion.render import draw_motion
@@ -41,16 +42,16 @@ def full_gallery_metrics(model, store: MotionStore, chunk_size: int) -> dict:
     return gallery_metrics(text_embeddings @ motion_embeddings.T, caption_clip)
 
 
-def query_clips(groups_csv: Path, gt: dict[str, int]) -> list[str]:
+def query_clips(val_dir: Path, gt: dict[str, int]) -> list[str]:
     """The query clip of each gt query (the clip at its correct candidate), from groups.csv."""
-    try:
-        table = pd.read_csv(groups_csv, dtype=str, keep_default_na=False)
-        clip_of = {(row.query_id, int(row.candidate)): row.clip_id for row in table.itertuples(index=False)}
-        return [clip_of[(query_id, correct)] for query_id, correct in gt.items()]
-    except FileNotFoundError:
-        raise DataError(groups_csv, "file not found (made by the make_val stage)") from None
-    except (OSError, ValueError, AttributeError, KeyError, pd.errors.ParserError) as err:
-        raise DataError(groups_csv, f"does not name each query's clip ({err}); re-run make_val") from None
+    path = val_dir / GROUP_CLIPS
+    if not path.exists():
+        raise DataError(path, "file not found (made by the make_val stage)")
+    candidates = read_group_clips(val_dir)
+    unnamed = [query_id for query_id, correct in gt.items() if len(candidates.get(query_id, ())) < correct]
+    if unnamed:
+        raise DataError(path, f"does not name each query's clip (query {unnamed[0]!r}); re-run make_val")
+    return [candidates[query_id][correct - 1] for query_id, correct in gt.items()]
 
 
 def write_recall_plot(path: str | Path, ranks) -> None:
@@ -107,7 +108,7 @@ def write_examples_page(path: str | Path, batches: list[QueryBatch], scored_cand
 def main() -> None:
     cfg = load_params("evaluate")
     batches, gt = read_scored_queries(cfg["val_dir"], Path(cfg["val_dir"]) / "gt.csv")
-    clips = query_clips(Path(cfg["val_dir"]) / "groups.csv", gt)
+    clips = query_clips(Path(cfg["val_dir"]), gt)
     check_writable(cfg["submission"], cfg["metrics"], cfg["recall_plot"], cfg["examples_plot"],
                    cfg["examples_page"])
     model = load_model(cfg["model_dir"])

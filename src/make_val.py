@@ -20,13 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import build_query_groups, reword_groups
-from textmotion.io import atomic_dir, atomic_path, check_writable, load_params, write_json
-from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_gt, write_query_batches,
-                               write_query_wordings)
+from textmotion.io import atomic_dir, check_writable, load_params, write_json
+from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_group_clips, write_gt,
+                               write_query_batches, write_query_wordings)
 from textmotion.prepared import read_report
 from textmotion.store import MotionStore
 from textmotion.text_encoders import sentence_embeddings
@@ -73,9 +72,7 @@ def main() -> None:
         wordings = read_clip_wordings(raw_root, store.ids)
         if wordings:
             write_query_wordings(out, reword_groups(groups, dict(zip(store.ids, store.captions)), wordings))
-        rows = [(g.query_id, number, clip) for g in groups for number, clip in enumerate(g.candidates, 1)]
-        with atomic_path(out / "groups.csv") as tmp:
-            pd.DataFrame(rows, columns=["query_id", "candidate", "clip_id"]).to_csv(tmp, index=False)
+        write_group_clips(out, groups)
         write_json(out / "report.json", {"raw_root": str(raw_root), **report})
     left_out = (f"{report['same_meaning_excluded']} same-meaning candidates left out "
                 + ("(by signature)" if metadata is not None else f"(caption cosine > {cfg['duplicate_threshold']})"))

@@ -231,6 +231,10 @@ ROWS = [
         r"data/prepared/train/frames.npy: not a .npy array \(no NumPy header\)"),
     Row("gt answer out of range", "evaluate", write("data/val/gt.csv", first_answer(40)),
         r"data/val/gt.csv: .*40"),
+    Row("groups.csv missing", "evaluate", remove("data/val/groups.csv"),
+        r"data/val/groups.csv: file not found \(made by the make_val stage\)"),
+    Row("groups.csv names no query", "evaluate", write("data/val/groups.csv", "query_id,candidate,clip_id\n"),
+        r"data/val/groups.csv: does not name each query's clip \(query '1'\); re-run make_val"),
 
     # outputs
     Row("output folder is a file", "preprocess", both(remove("data/prepared"), write("data/prepared", "a file")),

@@ -18,7 +18,7 @@ from textmotion.layout import (load_captions, read_dataset, read_gt, read_query_
                                write_gt, write_id_list, write_metadata, write_query_batches,
                                write_dataset_info, read_metadata, read_val_ids, read_scored_queries,
                                find_test_set, write_test_set, read_clip_wordings, write_clip_wordings,
-                               read_query_wordings, write_query_wordings)
+                               read_query_wordings, write_query_wordings, read_group_clips, write_group_clips)
 
 REPO = Path(__file__).resolve().parents[1]
 MIN_CLIPS = 40  # preprocess.MIN_CLIPS
@@ -145,6 +145,24 @@ def test_query_batches_round_trip_with_hard_links(tmp_path):
     assert batches[0].motion_paths[0].name == "motion_1.npy"
     assert os.path.samefile(batches[0].motion_paths[0], sources["00003"])
     assert read_gt(tmp_path / "queries" / "gt.csv") == {g.query_id: g.correct for g in groups}
+
+
+def test_group_clips_round_trip(tmp_path):
+    groups = groups_of(11)
+    write_group_clips(tmp_path, groups)
+    assert read_group_clips(tmp_path) == {g.query_id: list(g.candidates) for g in groups}
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("query_id,clip_id\n1,00000\n", "header must be query_id,candidate,clip_id"),
+    ("query_id,candidate,clip_id\n1,one,00000\n", "line 2: candidate must be a number >= 1, got 'one'"),
+    ("query_id,candidate,clip_id\n1,1,00000\n1,3,00001\n", "query '1': candidates are not numbered 1..2"),
+])
+def test_bad_group_clips_name_the_file_and_the_problem(tmp_path, content, problem):
+    (tmp_path / "groups.csv").write_text(content)
+    with pytest.raises(DataError, match=problem) as err:
+        read_group_clips(tmp_path)
+    assert err.value.path == str(tmp_path / "groups.csv")
 
 
 def test_query_batches_bad_layouts(tmp_path):

@@ -225,5 +225,6 @@ def test_text_noise_applies_in_training_only(tiny_data, tmp_path, frozen):
     noisy.model.text_encoder.backbone.eval()  # no dropout: only the noise can differ
     first, second = noisy.embedder(batch)[0], noisy.embedder(batch)[0]
     assert not torch.allclose(first, second)
-    noisy.embedder.eval(), clean.embedder.eval()
+    noisy.embedder.eval()
+    clean.embedder.eval()
     torch.testing.assert_close(noisy.embedder(batch)[0], clean.embedder(batch)[0])

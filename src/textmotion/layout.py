@@ -64,6 +64,8 @@ VAL_LIST = "val.txt"
 METADATA = "metadata.json"
 DATASET_INFO = "dataset.json"
 TEST_QUERIES, TEST_GT = "test_queries", "test_gt.csv"
+GROUP_CLIPS = "groups.csv"  # beside query folders a stage made: which clip each candidate is
+GROUP_CLIP_COLUMNS = ["query_id", "candidate", "clip_id"]
 CLIP_WORDINGS, QUERY_WORDINGS, PARAPHRASES = "wordings.json", "wordings.csv", "paraphrases.json"
 EXTRA_TESTS = "extra_tests"
 TEST_STAGING = ".test_clips"  # where a source writes its test clips once before linking them into groups
@@ -486,6 +488,30 @@ def read_gt(path: str | Path, n_candidates: dict[str, int] | None = None) -> dic
     if not gt:
         raise DataError(path, "no rows")
     return gt
+
+
+def write_group_clips(directory: str | Path, groups) -> None:
+    """groups.csv beside the query folders: query_id,candidate,clip_id for every candidate."""
+    rows = [(g.query_id, number, clip) for g in groups for number, clip in enumerate(g.candidates, start=1)]
+    with atomic_path(Path(directory) / GROUP_CLIPS) as tmp:
+        pd.DataFrame(rows, columns=GROUP_CLIP_COLUMNS).to_csv(tmp, index=False)
+
+
+def read_group_clips(directory: str | Path) -> dict[str, list[str]]:
+    """groups.csv: query id → its candidates' clip ids, candidate 1 first."""
+    path = Path(directory) / GROUP_CLIPS
+    frame = read_csv_strings(path)
+    if list(frame.columns) != GROUP_CLIP_COLUMNS:
+        raise DataError(path, f"header must be {','.join(GROUP_CLIP_COLUMNS)}; got {','.join(frame.columns)}")
+    numbered: dict[str, dict[int, str]] = {}
+    for line, (query_id, candidate, clip_id) in enumerate(frame.itertuples(index=False), start=2):
+        if not candidate.isdigit() or int(candidate) < 1:
+            raise DataError(path, f"line {line}: candidate must be a number >= 1, got {candidate!r}")
+        numbered.setdefault(query_id, {})[int(candidate)] = clip_id
+    for query_id, clips in numbered.items():
+        if sorted(clips) != list(range(1, len(clips) + 1)):
+            raise DataError(path, f"query {query_id!r}: candidates are not numbered 1..{len(clips)}")
+    return {query_id: [clips[n] for n in range(1, len(clips) + 1)] for query_id, clips in numbered.items()}
 
 
 def write_query_wordings(directory: str | Path, wordings: dict[str, dict[str, str]]) -> None:

@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from dvclive import Live
 import torch.nn.functional as F
+from dvclive import Live
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
