@@ -1,10 +1,11 @@
-"""Ablations: each departure from the seed (and each training variant) switched on and off at
-the default CPU size, everything else fixed, over several training seeds.
+"""Ablations: each departure from the reference configuration (the challenge README's) and each
+training variant, switched on and off at the default CPU size, everything else fixed, over
+several training seeds.
 
 Each run trains through the train stage's own entry point (`training.train`) with the
 `model`/`train` sections of params.yaml plus the row's overrides, into a scratch folder, then
-scores the model on every held-out query set the pipeline has made, with the ranking the
-stages use (`retrieval.rank_candidates`):
+scores the model on every held-out query set the pipeline has made, as evaluate and predict
+score them (`scoring.score_query_set`, the `scoring` section of params.yaml):
   - val: make_val's groups (`evaluate.val_dir`), and their novel wording where present;
   - test: the source's test set, its novel wording, and its extra test sets (KIT real wording).
 The data stages must have run first (`dvc repro make_val`, or `dvc repro`).
@@ -12,7 +13,9 @@ The data stages must have run first (`dvc repro make_val`, or `dvc repro`).
 Results go to `benchmarks/results/ablations*.json` (`--results`: one file per concurrent
 process), one record per (row, seed), written after each run, so an interrupted sweep resumes
 where it stopped; `--table` writes, from all of them, the table (`docs/ablations.md`, and the
-README between its `ablations` markers): mean ± std over seeds, train seconds, and each row's
+README between its `ablations` markers): mean ± std over seeds, train seconds, the first-run
+seconds of encoding every caption with the row's text backbone (the encode_text stage; rows
+measured before that stage existed encoded inside their train seconds), and each row's
 difference from the default, called "no difference" when smaller than twice the larger of the
 two rows' seed-to-seed std; each row is compared with the first, `baseline`, and a row with fewer
 than 3 seeds is shown but not judged.
@@ -28,25 +31,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from textmotion.io import write_json
+from textmotion.model_io import load_model
+from textmotion.params import Model, Text, Train, load_section
+from textmotion.prepared import read_report
+from textmotion.scoring import QuerySet, read_test_sets, score_query_set
+from textmotion.text_features import encode_captions
+from textmotion.training import train
 
-from textmotion.io import load_params, write_json  # noqa: E402
-from textmotion.layout import (find_extra_test_sets, find_test_set, read_query_wordings,  # noqa: E402
-                               read_scored_queries, reworded)
-from textmotion.metrics import challenge_score, ranks_from_rankings  # noqa: E402
-from textmotion.model_io import load_model  # noqa: E402
-from textmotion.prepared import read_report  # noqa: E402
-from textmotion.retrieval import rank_candidates  # noqa: E402
-from textmotion.training import train  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
+ENCODE_TIMES = RESULTS_DIR / "text_features.json"  # text.encoder → seconds encode_text took, and for how many captions
+FEATURES_DIR = REPO / "data" / "ablation_text_features"  # git-ignored: each backbone's caption features
 TABLE = REPO / "docs" / "ablations.md"
 README = REPO / "README.md"
 README_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
@@ -54,18 +57,23 @@ README_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
 # NO_LENGTH: the defaults before the table; LENGTH_PARAPHRASES: the first defaults it chose.
 # Every row sets what it changes from one of them, so rows stay comparable whatever
 # params.yaml says now.
-NO_LENGTH = {"model.length_feature": False, "train.paraphrases": False, "train.text_noise": 0.0}
-LENGTH_PARAPHRASES = {"model.length_feature": True, "train.paraphrases": True, "train.text_noise": 0.0}
+MINILM_POOLED = {"text.encoder": "minilm", "model.text_head": "pooled"}
+NO_LENGTH = {**MINILM_POOLED, "model.length_feature": False, "train.paraphrases": False, "train.text_noise": 0.0}
+LENGTH_PARAPHRASES = {**MINILM_POOLED, "model.length_feature": True, "train.paraphrases": True, "train.text_noise": 0.0}
+TEXT_NOISE = {**LENGTH_PARAPHRASES, "train.text_noise": 0.6}  # the defaults before the text-side rows
+MPNET = {"text.encoder": "mpnet", "model.text_head": "pooled"}
+TOKENS = {"model.text_head": "tokens", "model.text_layers": 2, "model.text_width": 256, "model.text_heads": 4,
+          "model.text_pooling": "mean"}
 ROWS = [
     ("baseline", NO_LENGTH, "padding mask on, no length feature (the defaults before this table)"),
-    ("seed: pads attended and pooled", {**NO_LENGTH, "model.padding_mask": False},
-     "the seed's zero pads to max_frames, attended and averaged"),
-    ("seed: per-clip z-score", {**NO_LENGTH, "model.normalisation": "per_clip"},
-     "each clip normalised by its own mean/std (the seed) instead of the train split's"),
-    ("seed: no temporal patching", {**NO_LENGTH, "model.patch_size": 1}, "one token per frame"),
-    ("seed: fixed temperature", {**NO_LENGTH, "train.learnable_temperature": False}, "temperature fixed at 0.07"),
-    ("seed: no person swap", {**NO_LENGTH, "train.swap_probability": 0.0}, "persons A/B never exchanged"),
-    ("seed: no random crop", {**NO_LENGTH, "train.random_crop": False}, "always the first max_frames frames"),
+    ("reference: pads attended and pooled", {**NO_LENGTH, "model.padding_mask": False},
+     "the reference's zero pads to max_frames, attended and averaged"),
+    ("reference: per-clip z-score", {**NO_LENGTH, "model.normalisation": "per_clip"},
+     "each clip normalised by its own mean/std (the reference) instead of the train split's"),
+    ("reference: no temporal patching", {**NO_LENGTH, "model.patch_size": 1}, "one token per frame"),
+    ("reference: fixed temperature", {**NO_LENGTH, "train.learnable_temperature": False}, "temperature fixed at 0.07"),
+    ("reference: no person swap", {**NO_LENGTH, "train.swap_probability": 0.0}, "persons A/B never exchanged"),
+    ("reference: no random crop", {**NO_LENGTH, "train.random_crop": False}, "always the first max_frames frames"),
     ("length feature", {**NO_LENGTH, "model.length_feature": True},
      "the clip's duration given to the encoder explicitly, padding mask on"),
     ("false-negative filter", {**NO_LENGTH, "train.false_negative_threshold": 0.9},
@@ -81,47 +89,54 @@ ROWS = [
      "both, with MiniLM fine-tuned at lr x text_lr_scale for the full 40 epochs (a GPU option)"),
     ("length feature, paraphrases, text noise (default)", {**LENGTH_PARAPHRASES, "train.text_noise": 0.6},
      "both, and each caption's sentence features shifted in a random direction by 0.6 x their norm in training"),
+    # the text side: backbones and heads, on the row above; features from encode_text's float16 cache
+    ("text: MiniLM pooled, float16 features", {**TEXT_NOISE, **MINILM_POOLED},
+     "the row above with its caption features read from encode_text's float16 cache (it computed them in float32)"),
+    ("text: mpnet pooled, no text noise", {**TEXT_NOISE, **MPNET, "train.text_noise": 0.0},
+     "all-mpnet-base-v2's pooled sentence vector instead of MiniLM's, without text-feature noise"),
+    ("text: mpnet pooled", {**TEXT_NOISE, **MPNET}, "all-mpnet-base-v2's pooled sentence vector, text noise 0.6"),
+    ("text: MiniLM tokens", {**TEXT_NOISE, **MINILM_POOLED, **TOKENS},
+     "a 2-layer, 256-wide Transformer over MiniLM's token states, mean-pooled (noise on each token's state)"),
+    ("text: mpnet tokens", {**TEXT_NOISE, **MPNET, **TOKENS},
+     "the same head over all-mpnet-base-v2's token states"),
+    ("text: mpnet tokens, first token", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "first"},
+     "the head's first token (<s>) as the caption's vector"),
+    ("text: mpnet tokens, end token", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "end"},
+     "the head's end token (</s>) as the caption's vector, as InterGen's evaluator pools"),
+    ("text: mpnet tokens, attention pooling", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "attention"},
+     "the head's tokens weighted by attention to a learned query"),
 ]
 MIN_SEEDS = 3  # fewer: shown, not judged
 METRICS = ("val", "val_novel", "test", "test_novel", "test_real")
 
 
-def with_overrides(model: dict, train_params: dict, overrides: dict) -> tuple[dict, dict]:
-    sections = {"model": dict(model), "train": dict(train_params)}
+def with_overrides(sections: dict[str, Model | Text | Train], overrides: dict) -> dict[str, Model | Text | Train]:
+    """The sections with the row's `section.key: value` overrides, validated as params.yaml is."""
+    changes = {name: {} for name in sections}
     for key, value in overrides.items():
         section, name = key.split(".")
-        if name not in sections[section]:
-            raise SystemExit(f"error: ablation override {key}: params.yaml has no such key")
-        sections[section][name] = value
-    return sections["model"], sections["train"]
+        changes[section][name] = value
+    return {name: section.updated(**changes[name]) for name, section in sections.items()}
 
 
-def query_sets() -> dict[str, tuple]:
-    """name → (batches, gt) of every held-out query set, wordings included."""
-    sets = {}
-    val_dir = Path(load_params("evaluate")["val_dir"])
-    batches, gt = read_scored_queries(val_dir, val_dir / "gt.csv")
-    sets["val"] = (batches, gt)
-    for name, texts in read_query_wordings(val_dir, list(gt)).items():
-        sets[f"val_{name}"] = (reworded(batches, texts), gt)
-    raw_root = read_report(load_params("predict")["prepared"], "raw_root")["raw_root"]
-    found = find_test_set(raw_root)
-    if found:
-        batches, gt = read_scored_queries(*found)
-        sets["test"] = (batches, gt)
-        for name, texts in read_query_wordings(found[0], list(gt)).items():
-            sets[f"test_{name}"] = (reworded(batches, texts), gt)
-    for name, (queries, gt_path) in find_extra_test_sets(raw_root).items():
-        sets[f"test_{name}"] = read_scored_queries(queries, gt_path)
-    return sets
+def query_sets() -> dict[str, QuerySet]:
+    """Every held-out query set the pipeline has made: val, test and the test set's extras."""
+    val_dir = Path(load_section("evaluate").val_dir)
+    sets = {"val": QuerySet.read(val_dir, val_dir / "gt.csv")}
+    test, extra = read_test_sets(read_report(load_section("predict").prepared, "raw_root")["raw_root"])
+    if test is not None:
+        sets["test"] = test
+    return {**sets, **{f"test_{name}": query_set for name, query_set in extra.items()}}
 
 
-def score(model_dir: Path, sets: dict[str, tuple]) -> dict[str, float]:
-    model = load_model(model_dir, "cpu")
+def score(model_dir: Path, sets: dict[str, QuerySet]) -> dict[str, float]:
+    """Each set's score, and its score in each other wording (`<set>_<wording>`)."""
+    model, scoring = load_model(model_dir, "cpu"), load_section("scoring")
     scores = {}
-    for name, (batches, gt) in sets.items():
-        rankings = rank_candidates(model, batches)
-        scores[name] = challenge_score(ranks_from_rankings([rankings[q] for q in gt], list(gt.values())))
+    for name, query_set in sets.items():
+        metrics = score_query_set(model, query_set, scoring)[1]
+        scores[name] = metrics["score"]
+        scores.update({f"{name}_{wording}": metrics[f"score_{wording}"] for wording in query_set.wordings})
     return scores
 
 
@@ -130,22 +145,35 @@ def all_results() -> list[dict]:
             for record in json.loads(path.read_text())]
 
 
+def text_features(text: Text) -> str:
+    """The caption features of `text`'s backbone: encoded once (as the encode_text stage does, and
+    timed into ENCODE_TIMES) into FEATURES_DIR/<encoder>."""
+    out = FEATURES_DIR / re.sub(r"[^\w.-]", "_", text.encoder)
+    if not (out / "info.json").exists():
+        started = time.perf_counter()
+        info = encode_captions(load_section("encode_text").prepared, text, out)
+        times = json.loads(ENCODE_TIMES.read_text()) if ENCODE_TIMES.exists() else {}
+        times[text.encoder] = {"seconds": round(time.perf_counter() - started, 1), "captions": info["captions"]}
+        write_json(ENCODE_TIMES, times)
+    return str(out)
+
+
 def run(rows: list[tuple], seeds: list[int], threads: int, results_file: Path) -> None:
     results = json.loads(results_file.read_text()) if results_file.exists() else []
     done = {(r["row"], r["seed"]) for r in all_results()}
-    model_base, train_base = load_params("model"), load_params("train")
+    base = {name: load_section(name) for name in ("model", "text", "train")}
     sets = query_sets()
     for name, overrides, _ in rows:
         for seed in seeds:
             if (name, seed) in done:
                 continue
-            model, train_params = with_overrides(model_base, train_base, {**overrides, "train.seed": seed,
-                                                                         "train.threads": threads})
             with tempfile.TemporaryDirectory(prefix="ablation.") as scratch:
-                train_params.update(model_dir=f"{scratch}/model", live_dir=f"{scratch}/live",
-                                    checkpoint_dir=f"{scratch}/checkpoints")
+                cfg = with_overrides(base, {
+                    **overrides, "train.seed": seed, "train.threads": threads, "train.model_dir": f"{scratch}/model",
+                    "train.live_dir": f"{scratch}/live", "train.checkpoint_dir": f"{scratch}/checkpoints"})
+                cfg["train"] = cfg["train"].updated(text_features=text_features(cfg["text"]))
                 started = time.perf_counter()
-                history = train(model, train_params)
+                history = train(cfg["model"], cfg["text"], cfg["train"])
                 seconds = time.perf_counter() - started
                 scores = score(Path(scratch) / "model", sets)
             results.append({"row": name, "seed": seed, "overrides": overrides, "train_s": round(seconds, 1),
@@ -167,8 +195,10 @@ def write_table() -> None:
     metrics = [m for m in METRICS if all(m in r for runs in by_row.values() for r in runs)]
     base_name = ROWS[0][0]
     base = {m: mean_std([r[m] for r in by_row[base_name]]) for m in metrics}
-    lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s |",
-             "|---|---|---|" + "---|" * (len(metrics) + 1)]
+    encode_s = {encoder: times["seconds"] for encoder, times in
+                (json.loads(ENCODE_TIMES.read_text()) if ENCODE_TIMES.exists() else {}).items()}
+    lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s | encode s |",
+             "|---|---|---|" + "---|" * (len(metrics) + 2)]
     for name, overrides, what in ROWS:
         runs = by_row.get(name)
         if not runs:
@@ -185,7 +215,9 @@ def write_table() -> None:
                 cell += f" ({delta:+.3f}, {verdict})"
             cells.append(cell)
         train_s = statistics.median(r["train_s"] for r in runs)
-        lines.append(f"| {name} | {what} | {len(runs)} | " + " | ".join(cells) + f" | {train_s:.0f} |")
+        encoded = encode_s.get(overrides["text.encoder"])
+        lines.append(f"| {name} | {what} | {len(runs)} | " + " | ".join(cells) + f" | {train_s:.0f} | "
+                     + (f"{encoded:.0f} |" if encoded is not None else "– |"))
     table = ("<!-- generated by benchmarks/ablations.py --table from benchmarks/results/ablations*.json -->\n"
              + "\n".join(lines) + "\n")
     TABLE.parent.mkdir(exist_ok=True)

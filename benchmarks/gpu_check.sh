@@ -6,10 +6,10 @@
 # On 2026-11-26 (H200) the throughput, compile and profile sections ran; train.py and torchrun
 # stopped after their first epoch in dvclive, for want of configobj, which gpu_pack.sh now packs
 # (checked here by importing dvclive with every package the image lacks blocked, not there).
-# It builds the default data, times the default and the seed configuration
+# It builds the default data, times the default and the reference configuration
 # (benchmarks/train_speed.py, CLIP with random weights: no checkpoint can be fetched), trains
 # and evaluates the default model on CUDA, runs one torchrun (NCCL) process, and profiles the
-# seed step. Sections: `bash benchmarks/gpu_check.sh [throughput] [e2e] [compile] [torchrun]
+# reference step. Sections: `bash benchmarks/gpu_check.sh [throughput] [e2e] [compile] [torchrun]
 # [profile]` (default: all). Log: $OUT/log.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
@@ -35,10 +35,11 @@ sed -i 's#^\(  real_captions:\) [^ ]*#\1 .gpu/kitml/annotations.json#' params.ya
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(), 'bf16', torch.cuda.is_bf16_supported())"
 
 step data
-time (timeout 200 python3 src/generate.py && timeout 120 python3 src/preprocess.py && timeout 60 python3 src/make_val.py) || exit 1
+time (timeout 200 python3 src/generate.py && timeout 120 python3 src/preprocess.py && timeout 60 python3 src/make_val.py \
+      && timeout 120 python3 src/encode_text.py) || exit 1
 
-wanted throughput && step "throughput: default, seed, seed at batch 256" && timeout 170 python3 benchmarks/train_speed.py --device cuda --budget 25 --peak-tflops 989 \
-    --only default seed "seed b256" --seed-batch 256
+wanted throughput && step "throughput: default, reference, reference at batch 256" && timeout 170 python3 benchmarks/train_speed.py --device cuda --budget 25 --peak-tflops 989 \
+    --only default reference "reference b256" --reference-batch 256
 
 if wanted e2e; then
     step "default model trained and evaluated on CUDA"
@@ -46,7 +47,7 @@ if wanted e2e; then
     cp metrics/evaluate.json "$OUT/evaluate_cuda.json"
 fi
 
-wanted compile && step "throughput: seed under torch.compile" && timeout 150 python3 benchmarks/train_speed.py --device cuda --budget 25 --peak-tflops 989 --compile --only "seed compiled"
+wanted compile && step "throughput: reference under torch.compile" && timeout 150 python3 benchmarks/train_speed.py --device cuda --budget 25 --peak-tflops 989 --compile --only "reference compiled"
 
 if wanted torchrun; then
     step "torchrun, one NCCL process, 2 epochs"
@@ -54,5 +55,5 @@ if wanted torchrun; then
     timeout 60 torchrun --nproc_per_node 1 src/train.py && echo "torchrun ok"
 fi
 
-wanted profile && step "profile: 10 seed steps" && timeout 120 python3 benchmarks/train_speed.py --device cuda --only seed --profile 10
+wanted profile && step "profile: 10 reference steps" && timeout 120 python3 benchmarks/train_speed.py --device cuda --only reference --profile 10
 step done

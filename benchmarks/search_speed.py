@@ -4,9 +4,9 @@ repeated (warm) searches, which read the embedding cache.
 Writes a synthetic gallery of random (T, 384) clips (T uniform in 40..200 frames) with
 `layout.write_clip` into a temporary folder, then times, in one process:
 - cold: `EmbeddingCache.index` with an empty cache (read and validate every clip, encode them
-  all, write the cache) plus one `Retriever.search`;
+  all, write the cache) plus one `IndexedGallery.search`;
 - warm: `EmbeddingCache.index` again (gallery file listing and stats, key, cache file read)
-  plus `Retriever.search` (encode the sentence, rank every clip): what `src/search.py` and each
+  plus `IndexedGallery.search` (encode the sentence, rank every clip): what `src/search.py` and each
   request of `src/serve.py` do once the model is loaded;
 - the warm `src/search.py` command end to end, Python start-up and model loading included.
 The model is `--model DIR`, or an untrained model of params.yaml's `model` section (the same
@@ -25,16 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from textmotion.gallery import EmbeddingCache
+from textmotion.layout import write_clip
+from textmotion.model_io import RetrievalModel, TrainedConfig, load_model, save_model
+from textmotion.params import read_params
+from textmotion.store import NormStats
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from textmotion.gallery import EmbeddingCache  # noqa: E402
-from textmotion.io import load_params  # noqa: E402
-from textmotion.layout import write_clip  # noqa: E402
-from textmotion.retrieval import Retriever  # noqa: E402
 
 QUERIES = ["two people shake hands", "a person walks forward and sits down", "one person pushes the other",
            "someone jumps twice", "two people hug", "a person waves with the left hand",
@@ -49,13 +49,11 @@ def write_gallery(root: Path, n_clips: int, seed: int = 0) -> None:
 
 
 def untrained_model(folder: Path) -> Path:
-    from textmotion.model_io import build_model, resolve_config, save_model
-    from textmotion.store import NormStats
     torch.manual_seed(0)
-    config = resolve_config(load_params("model", REPO / "params.yaml"),
-                            {"seed": 0, "temperature": 0.07, "learnable_temperature": True}, downsample=1)
+    params = read_params(REPO / "params.yaml")
     stats = NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))
-    save_model(folder, build_model(config, stats), config)
+    model = RetrievalModel.from_config(params.model, params.text, stats, downsample=1)
+    save_model(folder, model, TrainedConfig.resolve(params.text, params.model, params.train, 1, model.text_weights))
     return folder
 
 
@@ -82,12 +80,11 @@ def main() -> None:
         print(f"wrote {args.clips} random clips in {seconds:.1f} s; {os.cpu_count()} CPUs, "
               f"{args.threads} torch threads", flush=True)
         model_dir = args.model or untrained_model(tmp / "model")
-        load_s, retriever = timed(lambda: Retriever.load(model_dir, device="cpu"))
+        load_s, model = timed(lambda: load_model(model_dir, device="cpu"))
         print(f"model {model_dir} loaded in {load_s:.2f} s", flush=True)
 
         def search_once(cache: Path, query: str) -> None:
-            indexed = EmbeddingCache(cache).index(tmp / "gallery", retriever)
-            retriever.search(query, indexed, 5)
+            EmbeddingCache(cache).index(tmp / "gallery", model, model_dir).search(model, query, 5)
 
         cold = []
         for run in range(args.cold_runs):

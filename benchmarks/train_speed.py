@@ -1,4 +1,4 @@
-"""Training speed and reachable val score: default CPU configuration vs the seed's; and the
+"""Training speed and reachable val score: default CPU configuration vs the reference configuration's (the challenge README's); and the
 default step as it ran before the packed motion encoder vs now.
 
 For each configuration: the median training step time and clips/s, then a training run
@@ -27,20 +27,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+import yaml
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-import yaml  # noqa: E402
-
-from textmotion.errors import DataError  # noqa: E402
-from textmotion.training import TrainingSession  # noqa: E402
+from textmotion import text_encoders
+from textmotion.errors import DataError
+from textmotion.params import Model, Text, Train, read_params
+from textmotion.training import TrainingSession
 
 PROBE_STEPS = 4
 T = TypeVar("T")
@@ -68,12 +68,12 @@ def step_flop(session: TrainingSession, batch: dict) -> int:
     return counter.get_total_flops()
 
 
-def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[str, dict[str, list[float]]]:
+def compare_paths(model_cfg: Model, text_cfg: Text, train_cfg: Train, n_steps: int) -> dict[str, dict[str, list[float]]]:
     """Wall and CPU (process) seconds of the step before and now, on the same batches,
     interleaved. CPU seconds count every thread, and barely move when other processes
     share the cores, which wall seconds do."""
-    sessions = {"before": TrainingSession(model_params, train_params),
-                "now": TrainingSession(model_params, train_params)}
+    sessions = {"before": TrainingSession(model_cfg, text_cfg, train_cfg),
+                "now": TrainingSession(model_cfg, text_cfg, train_cfg)}
     encoder = sessions["before"].model.motion_encoder
     encoder.forward = encoder.reference_forward
     fill = {"before": True, "now": torch.utils.deterministic.fill_uninitialized_memory}
@@ -90,9 +90,9 @@ def compare_paths(model_params: dict, train_params: dict, n_steps: int) -> dict[
     return times
 
 
-def profile_steps(model_params: dict, train_params: dict, n_steps: int, text_pretrained: bool) -> str:
+def profile_steps(model_cfg: Model, text_cfg: Text, train_cfg: Train, n_steps: int) -> str:
     """The operators that take the most device time over `n_steps` steps (after warm-up)."""
-    session = TrainingSession(model_params, {**train_params, "epochs": 1}, text_pretrained)
+    session = TrainingSession(model_cfg, text_cfg, train_cfg.updated(epochs=1))
     batches = itertools.islice(endless_batches(session), WARMUP_STEPS + n_steps)
     for batch in itertools.islice(batches, WARMUP_STEPS):
         timed_step(session, batch)
@@ -106,15 +106,14 @@ def profile_steps(model_params: dict, train_params: dict, n_steps: int, text_pre
     return profiler.key_averages().table(sort_by=sort_by, row_limit=15, max_name_column_width=60)
 
 
-def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
-                      text_pretrained: bool) -> dict:
+def run_within_budget(model_cfg: Model, text_cfg: Text, train_cfg: Train, budget_s: float) -> dict:
     started = time.perf_counter()
-    probe = TrainingSession(model_params, {**train_params, "epochs": 1}, text_pretrained)
+    probe = TrainingSession(model_cfg, text_cfg, train_cfg.updated(epochs=1))
     setup_s = time.perf_counter() - started
     probe_times, flop_per_clip = [], None
     for batch in probe.loader(0):  # the first step is warm-up; a slow configuration probes less
         if flop_per_clip is None:
-            flop_per_clip = step_flop(probe, batch) / train_params["batch_size"]
+            flop_per_clip = step_flop(probe, batch) / train_cfg.batch_size
         probe_times.append(timed_step(probe, batch))
         if len(probe_times) > PROBE_STEPS or (len(probe_times) >= 2 and sum(probe_times) > budget_s / 4):
             break
@@ -122,7 +121,7 @@ def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
     epochs = max(1, int(fitting_steps // probe.steps_per_epoch))
     del probe
 
-    session = TrainingSession(model_params, {**train_params, "epochs": epochs}, text_pretrained)
+    session = TrainingSession(model_cfg, text_cfg, train_cfg.updated(epochs=epochs))
     step_times, deadline = [], time.perf_counter() + budget_s
     for epoch in range(epochs):
         for batch in session.loader(epoch):
@@ -130,19 +129,31 @@ def run_within_budget(model_params: dict, train_params: dict, budget_s: float,
                 break
             step_times.append(timed_step(session, batch))
     step_s = statistics.median(step_times)
-    return {"setup_s": setup_s, "step_s": step_s, "clips_per_s": train_params["batch_size"] / step_s,
+    return {"setup_s": setup_s, "step_s": step_s, "clips_per_s": train_cfg.batch_size / step_s,
             "gflop_per_clip": flop_per_clip / 1e9,
             "steps": len(step_times), "planned_epochs": epochs, **session.validate()}
 
 
-def with_text_weights(name: str, run: Callable[[bool], T]) -> T:
-    """`run(text_pretrained)` with the pretrained text weights, or with random ones where they
-    cannot be had (no CLIP weights here): then its timing holds and its score means nothing."""
+@contextmanager
+def random_text_weights() -> Iterator[None]:
+    """Inside the block text backbones are built with random weights."""
+    pretrained = text_encoders.pretrained_backbone
+    text_encoders.pretrained_backbone = text_encoders.random_backbone
     try:
-        return run(True)
+        yield
+    finally:
+        text_encoders.pretrained_backbone = pretrained
+
+
+def with_text_weights(name: str, run: Callable[[], T]) -> tuple[T, str]:
+    """`run()` with the pretrained text weights, or with random ones where they cannot be had
+    (no CLIP weights here): then its timing holds and its score means nothing (the note says so)."""
+    try:
+        return run(), ""
     except DataError as err:
         print(f"{name}: {err}\n{name}: with random text weights; its score means nothing")
-        return run(False)
+        with random_text_weights():
+            return run(), "random text weights"
 
 
 def main() -> None:
@@ -150,28 +161,28 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=240, help="training seconds per configuration")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--compile", action="store_true", help="add the seed configuration under torch.compile")
-    parser.add_argument("--seed-batch", type=int, nargs="*", default=[],
-                        help="add the seed configuration at these batch sizes too")
+    parser.add_argument("--compile", action="store_true", help="add the reference configuration under torch.compile")
+    parser.add_argument("--reference-batch", type=int, nargs="*", default=[],
+                        help="add the reference configuration at these batch sizes too")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="instead of timing, profile N steps of each configuration (top operators)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these configurations (by name)")
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="the device's dense bf16 peak (H100/H200 SXM: 989), for the FLOP utilisation")
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--seed-params", default="params_gpu.yaml")
+    parser.add_argument("--reference-params", default="params_gpu.yaml")
     parser.add_argument("--compare-paths", action="store_true",
                         help="time the default step before and now (see above) instead")
     parser.add_argument("--steps", type=int, default=60, help="timed steps per path with --compare-paths")
     args = parser.parse_args()
 
-    params = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
+    params = read_params(args.params)
     if args.compare_paths:
         with tempfile.TemporaryDirectory() as scratch:
-            train_params = {**params["train"], "threads": args.threads, "device": args.device,
-                            "checkpoint_dir": scratch, "model_dir": scratch, "live_dir": scratch}
-            times = compare_paths(params["model"], train_params, args.steps)
-        print(f"default train step, batch {params['train']['batch_size']}, {args.threads} threads, {args.device}, "
+            train_cfg = params.train.updated(threads=args.threads, device=args.device, checkpoint_dir=scratch,
+                                             model_dir=scratch, live_dir=scratch)
+            times = compare_paths(params.model, params.text, train_cfg, args.steps)
+        print(f"default train step, batch {params.train.batch_size}, {args.threads} threads, {args.device}, "
               f"{args.steps} steps each, interleaved; medians (quartiles) in ms")
         for clock in ("wall", "cpu"):
             medians = {name: statistics.median(t[clock]) for name, t in times.items()}
@@ -181,31 +192,28 @@ def main() -> None:
             print(f"{clock:<4} now / before: {medians['now'] / medians['before']:.3f}  "
                   f"({medians['before'] / medians['now']:.2f}× faster)")
         return
-    seed = yaml.safe_load(Path(args.seed_params).read_text(encoding="utf-8"))
+    reference = yaml.safe_load(Path(args.reference_params).read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as scratch:  # nothing is saved; keep outputs off the repo
-        common = {**params["train"], "threads": args.threads, "device": args.device,
-                  "checkpoint_dir": scratch, "model_dir": scratch, "live_dir": scratch}
-        configurations = {
-            "default": (params["model"], common),
-            "seed": ({**params["model"], **seed["model"]}, {**common, **seed["train"]}),
-        }
+        common = params.train.updated(threads=args.threads, device=args.device, checkpoint_dir=scratch,
+                                      model_dir=scratch, live_dir=scratch)
+        ref_model, ref_text = params.model.updated(**reference["model"]), params.text.updated(**reference["text"])
+        ref_train = common.updated(**reference["train"])
+        configurations = {"default": (params.model, params.text, common), "reference": (ref_model, ref_text, ref_train)}
         if args.compile:
-            configurations["seed compiled"] = (configurations["seed"][0], {**common, **seed["train"], "compile": True})
-        for batch_size in args.seed_batch:
-            configurations[f"seed b{batch_size}"] = (configurations["seed"][0],
-                                                     {**common, **seed["train"], "batch_size": batch_size})
+            configurations["reference compiled"] = (ref_model, ref_text, ref_train.updated(compile=True))
+        for batch_size in args.reference_batch:
+            configurations[f"reference b{batch_size}"] = (ref_model, ref_text, ref_train.updated(batch_size=batch_size))
         if args.only is not None:
             configurations = {name: configurations[name] for name in args.only}
         results = {}
-        for name, (model_params, train_params) in configurations.items():
+        for name, (model_cfg, text_cfg, train_cfg) in configurations.items():
             print(f"--- {name}", flush=True)
             if args.profile:
-                print(with_text_weights(name, lambda pretrained: profile_steps(
-                    model_params, train_params, args.profile, pretrained)))
+                print(with_text_weights(name, lambda: profile_steps(model_cfg, text_cfg, train_cfg, args.profile))[0])
                 continue
-            results[name] = with_text_weights(name, lambda pretrained: {
-                **run_within_budget(model_params, train_params, args.budget, pretrained),
-                **({} if pretrained else {"note": "random text weights"})})
+            result, note = with_text_weights(name, lambda: run_within_budget(model_cfg, text_cfg, train_cfg,
+                                                                             args.budget))
+            results[name] = {**result, "note": note}
 
     if args.profile:
         return

@@ -1,11 +1,10 @@
 """Stage `evaluate`: the trained model on the make_val query groups and on the full val gallery.
 
-Query groups: ranked with the same code as `predict`, written as a val submission, scored
-(challenge score with a bootstrap 95 % interval, R@1..10, MRR@10, mean/median rank). The
-bootstrap resamples query clips (from make_val's groups.csv), not groups: groups made from
-one clip's captions share its motion and are not independent. Where make_val wrote other
-wordings of the queries (wordings.csv), each is scored too: `score_<wording>` with its interval.
-Full gallery (TMR's protocol): every val caption against every val clip, both directions.
+Params sections `evaluate` and `scoring`. Query groups: ranked and scored as `predict` scores
+the test set (`textmotion.scoring`: challenge score with a 95 % interval resampling query
+clips, R@1..10, MRR@10, mean/median rank, and `score_<wording>` for each other wording make_val
+wrote), written as a val submission. Full gallery (TMR's protocol): every val caption against
+every val clip, both directions.
 """
 from __future__ import annotations
 
@@ -15,43 +14,33 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from textmotion.errors import DataError, run_cli
+from textmotion.cli import run_stage
 from textmotion.gallery import store_fps
-from textmotion.io import atomic_path, check_writable, load_params, write_json
-from textmotion.layout import (GROUP_CLIPS, QueryBatch, load_motion, read_group_clips, read_query_wordings,
-                               read_scored_queries, reworded)
-from textmotion.metrics import gallery_metrics, ranks_from_rankings, recall_curve, retrieval_summary, scored
-from textmotion.model_io import load_model
+from textmotion.io import atomic_path, check_writable, write_json
+from textmotion.layout import QueryBatch, load_motion
+from textmotion.metrics import gallery_metrics, ranks_from_rankings, recall_curve
+from textmotion.model_io import RetrievalModel, load_model
+from textmotion.params import load_section
 from textmotion.render import draw_motion
-from textmotion.retrieval import Retriever, encode_in_chunks, rank_candidates, top_k
+from textmotion.retrieval import encode_clips, encode_texts
+from textmotion.scoring import QuerySet, score_query_set
 from textmotion.store import MotionStore
-from textmotion.submission import write_submission
+from textmotion.submission import top_k, write_submission
 from textmotion.web import ResultSection, ShownClip, write_results_page
 
 N_SHOWN = 3  # retrieved clips drawn per example query
 
 
-def full_gallery_metrics(model, store: MotionStore, chunk_size: int) -> dict:
+def full_gallery_metrics(model: RetrievalModel, store: MotionStore, chunk_size: int) -> dict:
     """Every caption of the split against every clip (t2m and m2t R@1/5/10, median rank)."""
     captions, caption_clip = [], []
     for clip, clip_captions in enumerate(store.captions):
         captions += clip_captions
         caption_clip += [clip] * len(clip_captions)
-    text_embeddings = model.encode_texts(captions)
-    motion_embeddings = encode_in_chunks(model, len(store), store.motion, chunk_size)
+    text_embeddings = encode_texts(model, captions)
+    motion_embeddings = encode_clips(model, len(store), store.motion, lambda i: f"{store.root}: clip {store.ids[i]}",
+                                     chunk_size)
     return gallery_metrics(text_embeddings @ motion_embeddings.T, caption_clip)
-
-
-def query_clips(val_dir: Path, gt: dict[str, int]) -> list[str]:
-    """The query clip of each gt query (the clip at its correct candidate), from groups.csv."""
-    path = val_dir / GROUP_CLIPS
-    if not path.exists():
-        raise DataError(path, "file not found (made by the make_val stage)")
-    candidates = read_group_clips(val_dir)
-    unnamed = [query_id for query_id, correct in gt.items() if len(candidates.get(query_id, ())) < correct]
-    if unnamed:
-        raise DataError(path, f"does not name each query's clip (query {unnamed[0]!r}); re-run make_val")
-    return [candidates[query_id][correct - 1] for query_id, correct in gt.items()]
 
 
 def write_recall_plot(path: str | Path, ranks) -> None:
@@ -106,38 +95,25 @@ def write_examples_page(path: str | Path, batches: list[QueryBatch], scored_cand
 
 
 def main() -> None:
-    cfg = load_params("evaluate")
-    batches, gt = read_scored_queries(cfg["val_dir"], Path(cfg["val_dir"]) / "gt.csv")
-    clips = query_clips(Path(cfg["val_dir"]), gt)
-    check_writable(cfg["submission"], cfg["metrics"], cfg["recall_plot"], cfg["examples_plot"],
-                   cfg["examples_page"])
-    model = load_model(cfg["model_dir"])
+    cfg, scoring = load_section("evaluate"), load_section("scoring")
+    queries = QuerySet.read(cfg.val_dir, Path(cfg.val_dir) / "gt.csv")
+    check_writable(cfg.submission, cfg.metrics, cfg.recall_plot, cfg.examples_plot, cfg.examples_page)
+    model = load_model(cfg.model_dir)
 
-    scored_candidates = Retriever(model).score_candidates(batches, cfg["chunk_size"])
+    scored_candidates, summary = score_query_set(model, queries, scoring)
     rankings = {query_id: order + 1 for query_id, (order, _) in scored_candidates.items()}
-    write_submission(cfg["submission"], top_k(rankings),
-                     {batch.query_id: len(batch.motion_paths) for batch in batches})
-    # Full rankings: the same score, R@k and MRR@10 as the scorer gives the top-10
-    # submission, plus the mean and median rank.
-    ranks = ranks_from_rankings([rankings[q] for q in gt], list(gt.values()))
-    summary = {**scored(ranks, cfg["n_bootstrap"], cfg["seed"], clips), **retrieval_summary(ranks)}
-    for name, texts in read_query_wordings(cfg["val_dir"], list(gt)).items():
-        worded = rank_candidates(model, reworded(batches, texts), cfg["chunk_size"])
-        worded_ranks = ranks_from_rankings([worded[q] for q in gt], list(gt.values()))
-        summary.update(scored(worded_ranks, cfg["n_bootstrap"], cfg["seed"], clips, f"_{name}"))
-    sizes = [len(batch.motion_paths) for batch in batches]
-    summary.update(query_clips=len(set(clips)), n_candidates={"min": min(sizes), "max": max(sizes)})
-    summary["gallery"] = full_gallery_metrics(model, MotionStore.open(cfg["val_store"]),
-                                              cfg["chunk_size"])
-    write_json(cfg["metrics"], summary)
-    write_recall_plot(cfg["recall_plot"], ranks)
-    draw_retrieval_examples(cfg["examples_plot"], batches[:cfg["n_examples"]], rankings, gt)
-    write_examples_page(cfg["examples_page"], batches[:cfg["n_examples"]], scored_candidates, gt,
-                        store_fps(Path(cfg["val_store"])))
+    batches, gt = queries.batches, queries.gt
+    write_submission(cfg.submission, top_k(rankings), {batch.query_id: len(batch.motion_paths) for batch in batches})
+    summary["gallery"] = full_gallery_metrics(model, MotionStore.open(cfg.val_store), scoring.chunk_size)
+    write_json(cfg.metrics, summary)
+    write_recall_plot(cfg.recall_plot, ranks_from_rankings([rankings[q] for q in gt], list(gt.values())))
+    draw_retrieval_examples(cfg.examples_plot, batches[:cfg.n_examples], rankings, gt)
+    write_examples_page(cfg.examples_page, batches[:cfg.n_examples], scored_candidates, gt,
+                        store_fps(Path(cfg.val_store)))
     print(", ".join(f"val {key} {summary[key]:.4f} (95 % CI {summary[key + '_ci95']['low']:.4f}–"
                     f"{summary[key + '_ci95']['high']:.4f})" for key in summary if key + "_ci95" in summary)
           + f", R@1 {summary['R@1']:.3f}, gallery t2m R@1 {summary['gallery']['t2m']['R@1']:.3f}")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main, __doc__)

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from textmotion.errors import DataError, run_cli
+from textmotion.cli import run_stage
+from textmotion.errors import DataError
 from textmotion.groups import build_query_groups, reword_groups
-from textmotion.io import atomic_dir, check_writable, load_params, write_json
+from textmotion.io import atomic_dir, check_writable, write_json
 from textmotion.layout import (motion_path, read_clip_wordings, read_metadata, write_group_clips, write_gt,
                                write_query_batches, write_query_wordings)
+from textmotion.params import load_section
 from textmotion.prepared import read_report
 from textmotion.store import MotionStore
 from textmotion.text_encoders import sentence_embeddings
@@ -44,9 +46,9 @@ def near_duplicate_clips(ids: list[str], captions: list[list[str]], threshold: f
 
 
 def main() -> None:
-    cfg = load_params("make_val")
-    check_writable(folders=[cfg["out"]])
-    prepared = Path(cfg["prepared"])
+    cfg = load_section("make_val")
+    check_writable(folders=[cfg.out])
+    prepared = Path(cfg.prepared)
     store = MotionStore.open(prepared / "val")
     raw_root = Path(read_report(prepared, "raw_root")["raw_root"])
     if len(store) < 2:
@@ -58,15 +60,15 @@ def main() -> None:
             raise DataError(path, "val clip's raw motion is missing (raw_root changed since preprocess?)")
     metadata = read_metadata(raw_root, store.ids)
     duplicates = (None if metadata is not None
-                  else near_duplicate_clips(store.ids, store.captions, cfg["duplicate_threshold"]))
+                  else near_duplicate_clips(store.ids, store.captions, cfg.duplicate_threshold))
     try:
         groups, report = build_query_groups(store.ids, dict(zip(store.ids, store.captions)), metadata,
-                                            cfg["n_groups"], cfg["n_candidates"], cfg["hard_fraction"],
-                                            np.random.default_rng(cfg["seed"]), duplicates)
+                                            cfg.n_groups, cfg.n_candidates, cfg.hard_fraction,
+                                            np.random.default_rng(cfg.seed), duplicates)
     except ValueError as err:
         raise DataError(prepared / "val", str(err)) from None
 
-    with atomic_dir(cfg["out"]) as out:
+    with atomic_dir(cfg.out) as out:
         write_query_batches(out, groups, paths)
         write_gt(out / "gt.csv", groups)
         wordings = read_clip_wordings(raw_root, store.ids)
@@ -75,14 +77,14 @@ def main() -> None:
         write_group_clips(out, groups)
         write_json(out / "report.json", {"raw_root": str(raw_root), **report})
     left_out = (f"{report['same_meaning_excluded']} same-meaning candidates left out "
-                + ("(by signature)" if metadata is not None else f"(caption cosine > {cfg['duplicate_threshold']})"))
+                + ("(by signature)" if metadata is not None else f"(caption cosine > {cfg.duplicate_threshold})"))
     hard = (f"; hard negatives per group: min {report['hard_negatives_min']}, mean "
             f"{report['hard_negatives_mean']}, {report['groups_short_of_hard_negatives']} groups short"
             if metadata is not None else "; no metadata: random candidates")
     sizes = sorted({report['candidates_min'], report['candidates_max']})
     print(f"{report['n_groups']} val query groups of {'–'.join(map(str, sizes))} "
-          f"candidates from {report['distinct_query_clips']} query clips → {cfg['out']} ({left_out}{hard})")
+          f"candidates from {report['distinct_query_clips']} query clips → {cfg.out} ({left_out}{hard})")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main, __doc__)

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from textmotion.errors import DataError, run_cli
-from textmotion.io import atomic_dir, check_writable, load_params, write_json
+from textmotion.cli import run_stage
+from textmotion.errors import DataError
+from textmotion.io import atomic_dir, check_writable, write_json
 from textmotion.layout import VAL_LIST, Dataset, read_dataset, read_paraphrases, read_val_ids
+from textmotion.params import Preprocess, load_section
 from textmotion.store import MotionStore, NormStats
 
 # Below this, a val split and a train split of any use cannot both be made.
@@ -42,14 +44,14 @@ def length_summary(lengths: np.ndarray) -> dict:
     return {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
 
 
-def build_report(cfg: dict, dataset: Dataset, splits: dict[str, MotionStore], source_val: bool) -> dict:
+def build_report(cfg: Preprocess, dataset: Dataset, splits: dict[str, MotionStore], source_val: bool) -> dict:
     lengths = np.concatenate([store.lengths for store in splits.values()])
     captions = collections.Counter(len(c) for store in splits.values() for c in store.captions)
     return {
-        "raw_root": str(cfg["raw_root"]),
-        "downsample": cfg["downsample"],
-        "val_split": VAL_LIST if source_val else f"random {cfg['val_fraction']}",
-        "seed": cfg["seed"],
+        "raw_root": str(cfg.raw_root),
+        "downsample": cfg.downsample,
+        "val_split": VAL_LIST if source_val else f"random {cfg.val_fraction}",
+        "seed": cfg.seed,
         "clips": {split: len(store) for split, store in splits.items()},
         "frames": {split: int(store.lengths.sum()) for split, store in splits.items()},
         "fps": dataset.fps,
@@ -65,43 +67,43 @@ def build_report(cfg: dict, dataset: Dataset, splits: dict[str, MotionStore], so
 
 
 def main() -> None:
-    cfg = load_params("preprocess")
-    check_writable(folders=[cfg["out"]])
-    dataset = read_dataset(cfg["raw_root"], skip_bad=cfg["skip_bad"])
+    cfg = load_section("preprocess")
+    check_writable(folders=[cfg.out])
+    dataset = read_dataset(cfg.raw_root, skip_bad=cfg.skip_bad)
     if len(dataset.ids) < MIN_CLIPS:
-        raise DataError(cfg["raw_root"], f"{len(dataset.ids)} valid clips; the pipeline needs at least "
+        raise DataError(cfg.raw_root, f"{len(dataset.ids)} valid clips; the pipeline needs at least "
                                          f"{MIN_CLIPS}")
-    val_ids = read_val_ids(cfg["raw_root"], dataset.ids)
+    val_ids = read_val_ids(cfg.raw_root, dataset.ids)
     source_val = val_ids is not None
     if not source_val:
-        train_ids, val_ids = split_ids(dataset.ids, cfg["val_fraction"], cfg["seed"])
+        train_ids, val_ids = split_ids(dataset.ids, cfg.val_fraction, cfg.seed)
     else:
         held_out = set(val_ids)
         train_ids = [clip for clip in dataset.ids if clip not in held_out]
         if not val_ids or not train_ids:
-            raise DataError(Path(cfg["raw_root"]) / VAL_LIST, f"leaves {len(train_ids)} train and "
+            raise DataError(Path(cfg.raw_root) / VAL_LIST, f"leaves {len(train_ids)} train and "
                                                              f"{len(val_ids)} val clips; both must be >= 1")
     skipped_ids = [Path(path).stem for path, _ in dataset.skipped]
-    paraphrases = read_paraphrases(cfg["raw_root"], dataset.ids + skipped_ids)
-    with atomic_dir(cfg["out"]) as out:
+    paraphrases = read_paraphrases(cfg.raw_root, dataset.ids + skipped_ids)
+    with atomic_dir(cfg.out) as out:
         for split, ids in (("train", train_ids), ("val", val_ids)):
             MotionStore.write(out / split, ids, [dataset.motion(i) for i in ids],
                               [dataset.captions(i) for i in ids],
                               [paraphrases.get(i, []) for i in ids] if split == "train" else None)
         splits = {split: MotionStore.open(out / split) for split in ("train", "val")}
-        NormStats.fit(splits["train"], cfg["downsample"]).save(out / "stats.npz")
+        NormStats.fit(splits["train"], cfg.downsample).save(out / "stats.npz")
         report = build_report(cfg, dataset, splits, source_val)
         write_json(out / "report.json", report)
     lengths = report["length_seconds"] or report["length_frames"]
     unit = "s" if report["length_seconds"] else " frames"
-    print(f"{Path(cfg['raw_root'])}: {report['clips']['train']} train + {report['clips']['val']} val clips, "
+    print(f"{Path(cfg.raw_root)}: {report['clips']['train']} train + {report['clips']['val']} val clips, "
           f"{sum(report['frames'].values())} frames, length {lengths['min']}–{lengths['max']}{unit} "
           f"(median {lengths['median']}), {report['mean_captions_per_clip']} captions per clip "
           f"(+ {report['train_paraphrases']} training paraphrases), "
-          f"{len(dataset.skipped)} skipped → {cfg['out']}")
+          f"{len(dataset.skipped)} skipped → {cfg.out}")
     for path, reason in dataset.skipped[:10]:
         print(f"  skipped {path}: {reason}")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main, __doc__)

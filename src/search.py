@@ -16,30 +16,32 @@ import tempfile
 import time
 from pathlib import Path
 
+from textmotion.cli import ArgumentParser, positive_int
 from textmotion.errors import run_cli
-from textmotion.gallery import EmbeddingCache, check_gallery, default_cache_dir, pipeline_defaults
+from textmotion.gallery_cli import add_gallery_arguments, gallery_and_model
+from textmotion.gallery import EmbeddingCache, Hit, check_gallery
+from textmotion.model_io import load_model
 from textmotion.render import render_gif
-from textmotion.retrieval import MAX_QUERY_CHARS, Hit, Retriever
+from textmotion.retrieval import MAX_QUERY_CHARS, query_problem
+
+
+def query_text(text: str) -> str:
+    """An argument that is a search sentence (`retrieval.query_problem`)."""
+    problem = query_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("query", help="the sentence to search for")
-    parser.add_argument("--gallery", type=Path, help="challenge-layout folder or motion store "
-                                                     "(default: evaluate.val_store of params.yaml)")
-    parser.add_argument("--model", type=Path, help="model folder (default: evaluate.model_dir)")
-    parser.add_argument("-k", type=int, default=5, help="results to show (default 5)")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("query", type=query_text,
+                        help=f"the sentence to search for (at most {MAX_QUERY_CHARS} characters)")
+    add_gallery_arguments(parser)
+    parser.add_argument("-k", type=positive_int, default=5, help="results to show (default 5)")
     parser.add_argument("--render", type=Path, metavar="DIR", help="write an animated GIF per result here")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help=f"embedding cache folder (default {default_cache_dir()})")
     args = parser.parse_args(argv)
-    if not args.query.strip() or len(args.query) > MAX_QUERY_CHARS:
-        parser.error(f"the query must be 1 to {MAX_QUERY_CHARS} characters")
-    if args.k < 1:
-        parser.error("-k must be at least 1")
-    if args.gallery is None or args.model is None:
-        gallery, model = pipeline_defaults()
-        args.gallery, args.model = args.gallery or gallery, args.model or model
+    args.gallery, args.model = gallery_and_model(args)
     return args
 
 
@@ -59,10 +61,10 @@ def render_hits(out_dir: Path, indexed, hits: list[Hit]) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_gallery(args.gallery)  # a wrong folder fails before the slow model load
-    retriever = Retriever.load(args.model)
+    model = load_model(args.model)
     started = time.perf_counter()
-    indexed = EmbeddingCache(args.cache).index(args.gallery, retriever)
-    hits = retriever.search(args.query, indexed, args.k)
+    indexed = EmbeddingCache(args.cache).index(args.gallery, model, args.model)
+    hits = indexed.search(model, args.query, args.k)
     print(f"{len(indexed.gallery)} clips in {args.gallery} "
           f"({'cached embeddings' if indexed.from_cache else 'encoded and cached'}), "
           f"searched in {time.perf_counter() - started:.2f} s", file=sys.stderr)

@@ -13,11 +13,12 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from textmotion.errors import run_cli
-from textmotion.io import atomic_path, check_writable, load_params
+from textmotion.cli import run_stage
+from textmotion.io import atomic_path, check_writable
 from textmotion.metrics import pair_alignment
 from textmotion.model_io import build_untrained, load_model
-from textmotion.retrieval import encode_in_chunks
+from textmotion.params import load_section
+from textmotion.retrieval import encode_clips, encode_texts
 from textmotion.store import MotionStore
 
 
@@ -32,19 +33,19 @@ def tsne_2d(text_embeddings: np.ndarray, motion_embeddings: np.ndarray, perplexi
 
 
 def main() -> None:
-    cfg = load_params("tsne")
-    check_writable(cfg["out"])
-    store = MotionStore.open(cfg["val_store"])
-    n_pairs = min(cfg["n_pairs"], len(store))
+    cfg = load_section("tsne")
+    check_writable(cfg.out)
+    store = MotionStore.open(cfg.val_store)
+    n_pairs = min(cfg.n_pairs, len(store))
     texts = [store.captions[i][0] for i in range(n_pairs)]
-    trained = load_model(cfg["model_dir"])
-    untrained = build_untrained(cfg["model_dir"])
+    trained = load_model(cfg.model_dir)
+    untrained = build_untrained(cfg.model_dir)
 
     fig = Figure(figsize=(14, 6.5), layout="constrained")
     for ax, (name, model) in zip(fig.subplots(1, 2), [("untrained", untrained), ("trained", trained)]):
-        text_embeddings = model.encode_texts(texts)
-        motion_embeddings = encode_in_chunks(model, n_pairs, store.motion)
-        text_2d, motion_2d = tsne_2d(text_embeddings, motion_embeddings, cfg["perplexity"], cfg["seed"])
+        text_embeddings = encode_texts(model, texts)
+        motion_embeddings = encode_clips(model, n_pairs, store.motion, lambda i: f"{store.root}: clip {store.ids[i]}")
+        text_2d, motion_2d = tsne_2d(text_embeddings, motion_embeddings, cfg.perplexity, cfg.seed)
         ax.add_collection(LineCollection(np.stack([text_2d, motion_2d], axis=1),
                                          colors="grey", linewidths=0.6, alpha=0.6, zorder=1))
         ax.scatter(*text_2d.T, s=14, c="tab:blue", label="text", zorder=2)
@@ -57,9 +58,9 @@ def main() -> None:
         ax.set_yticks([])
         ax.legend(loc="upper right")
     fig.suptitle(f"t-SNE of {n_pairs} val text–motion pairs (grey lines join each pair)")
-    with atomic_path(cfg["out"]) as tmp:
+    with atomic_path(cfg.out) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main, __doc__)

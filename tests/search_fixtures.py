@@ -11,10 +11,11 @@ import numpy as np
 
 from textmotion.gallery import EmbeddingCache
 from textmotion.layout import write_clip
-from textmotion.retrieval import Retriever
+from textmotion.model_io import load_model
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import validate_spec
 from textmotion.store import MotionStore, NormStats
+from tiny import encode_captions, minilm, tiny_model, tiny_train
 
 # One caption per kind of clip; a clip's known caption retrieves it.
 KINDS = {
@@ -26,12 +27,10 @@ KINDS = {
 }
 CLIPS_PER_KIND = 3
 REPO = Path(__file__).resolve().parents[1]
-# params.yaml's model and train sections, made tiny and fast (whatever else they hold is kept)
-TINY_MODEL = {"text_encoder": "minilm", "freeze_text": True, "embed_dim": 32, "d_model": 32, "n_layers": 1,
-              "n_heads": 2, "ff_dim": 64, "dropout": 0.0, "patch_size": 4, "max_frames": 48, "padding_mask": True}
-TINY_TRAIN = {"seed": 0, "epochs": 30, "batch_size": 4, "lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 0,
-              "temperature": 0.1, "learnable_temperature": False, "random_crop": False, "swap_probability": 0.0,
-              "threads": 1, "device": "cpu", "compile": False}
+# the tiny configs, made to learn these few clips in a few seconds
+SEARCH_MODEL = dict(embed_dim=32, d_model=32, ff_dim=64, dropout=0.0, patch_size=4, max_frames=48)
+SEARCH_TRAIN = dict(epochs=30, batch_size=4, lr=3e-3, weight_decay=0.0, warmup_steps=0, temperature=0.1,
+                    learnable_temperature=False, random_crop=False, swap_probability=0.0)
 
 
 def clip_id(kind: int, copy: int) -> str:
@@ -59,7 +58,6 @@ def write_gallery(root: Path) -> Path:
 
 def train_tiny_model(root: Path) -> Path:
     """A tiny model trained on the gallery's clips (frozen MiniLM, one small motion layer)."""
-    from textmotion.io import load_params
     from textmotion.training import train
     data = root / "prepared"
     clips = gallery_clips()
@@ -67,11 +65,8 @@ def train_tiny_model(root: Path) -> Path:
         MotionStore.write(data / split, [c[0] for c in clips], [c[1] for c in clips], [[c[2]] for c in clips])
     NormStats.fit(MotionStore.open(data / "train")).save(data / "stats.npz")
     (data / "report.json").write_text(json.dumps({"raw_root": str(root), "downsample": 1, "fps": 20}))
-    params = {**load_params("train", REPO / "params.yaml"), **TINY_TRAIN,
-              "train_store": str(data / "train"), "val_store": str(data / "val"), "stats": str(data / "stats.npz"),
-              "report": str(data / "report.json"), "model_dir": str(root / "models"),
-              "live_dir": str(root / "dvclive"), "checkpoint_dir": str(root / "checkpoints")}
-    train({**load_params("model", REPO / "params.yaml"), **TINY_MODEL}, params)
+    encode_captions(data)
+    train(tiny_model(**SEARCH_MODEL), minilm(), tiny_train(root, data, **SEARCH_TRAIN))
     return root / "models"
 
 
@@ -89,11 +84,13 @@ def trained_gallery(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @contextmanager
-def served_gallery(tmp_path_factory) -> Iterator[str]:
-    """The shared gallery and model behind src/serve.py's app; yields the base URL."""
+def served_gallery(tmp_path_factory, gallery: Path | None = None) -> Iterator[str]:
+    """src/serve.py's app over `gallery` (default: the shared one) under the shared tiny model;
+    yields the base URL."""
     import serve
-    gallery, model = trained_gallery(tmp_path_factory)
-    retriever = Retriever.load(model, device="cpu")
+    shared_gallery, model = trained_gallery(tmp_path_factory)
+    gallery = gallery or shared_gallery
+    loaded = load_model(model, device="cpu")
     cache = EmbeddingCache(tmp_path_factory.mktemp("cache"))
-    with serve.running(serve.create_app(retriever, cache.index(gallery, retriever))) as url:
-        yield url
+    with serve.running(serve.create_app(loaded, model.name, cache.index(gallery, loaded, model))) as served:
+        yield served.url

@@ -15,15 +15,18 @@ import torch
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from test_training import TINY_MODEL, tiny_train_params, write_tiny_dataset
+from test_training import write_tiny_dataset
 from textmotion.distributed import RankBatches, World, per_rank_batch, process_group
 from textmotion.errors import DataError
 from textmotion.model_io import load_model
+from textmotion.params import Train
+from textmotion.retrieval import encode_motions, encode_texts
 from textmotion.store import MotionStore
 from textmotion.training import TrainingSession, train
+from tiny import Killed, killed_after, minilm, tiny_model, tiny_train
 
 WORLD_SIZE = 2
-NO_DROPOUT = {**TINY_MODEL, "dropout": 0.0}
+NO_DROPOUT = tiny_model(dropout=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +44,9 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def one_step(params: dict, world: World = World()) -> dict:
+def one_step(params: Train, world: World = World()) -> dict:
     """The loss and parameter gradients of the first batch, and that batch's caption rows."""
-    session = TrainingSession(NO_DROPOUT, params, text_pretrained=True, world=world)
+    session = TrainingSession(NO_DROPOUT, minilm(), params, world=world)
     batch = next(iter(session.loader(0)))
     loss = session.gradients(batch)
     return {"loss": loss, "rows": batch["text"]["feature_rows"], "frames": batch["motions"][batch["mask"]],
@@ -57,21 +60,25 @@ def launch(rank: int, port: int) -> None:
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
 
 
-def worker(rank: int, ports: list[int], params: dict, out: Path) -> None:
+def worker(rank: int, ports: list[int], params: Train, out: Path) -> None:
     """One of the processes torchrun would start: one step, then a killed and resumed run."""
     launch(rank, ports[0])
     with process_group("cpu") as world:
         torch.save(one_step(params, world), out / f"step{rank}.pt")
     launch(rank, ports[1])
-    first = train(NO_DROPOUT, params, stop_after_epochs=1)
-    assert len(list(Path(params["checkpoint_dir"]).glob("*/last.pt"))) == 1
+    with killed_after(epochs=1):
+        try:
+            train(NO_DROPOUT, minilm(), params)
+        except Killed:
+            pass
+    assert len(list(Path(params.checkpoint_dir).glob("*/last.pt"))) == 1
     launch(rank, ports[2])
-    torch.save({"first": first, "resumed": train(NO_DROPOUT, params)}, out / f"run{rank}.pt")
+    torch.save({"resumed": train(NO_DROPOUT, minilm(), params)}, out / f"run{rank}.pt")
 
 
 def test_two_processes_compute_the_single_process_step_and_run(tiny_data, tmp_path):
-    single = tiny_train_params(tmp_path / "single", tiny_data)
-    parallel = tiny_train_params(tmp_path / "parallel", tiny_data)
+    single = tiny_train(tmp_path / "single", tiny_data)
+    parallel = tiny_train(tmp_path / "parallel", tiny_data)
     mp.spawn(worker, args=(free_ports(3), parallel, tmp_path), nprocs=WORLD_SIZE)
 
     # one step: the ranks' rows are the global batch, and loss and gradients are the global ones
@@ -89,19 +96,19 @@ def test_two_processes_compute_the_single_process_step_and_run(tiny_data, tmp_pa
     # both ranks return its history, and the model computes the single-process model's
     # embeddings (weights are compared through them: Adam turns the rounding noise in the
     # zero gradient of the attention's key bias into steps of the size of the learning rate)
-    history = train(NO_DROPOUT, single)
+    history = train(NO_DROPOUT, minilm(), single)
     runs = [torch.load(tmp_path / f"run{rank}.pt") for rank in range(WORLD_SIZE)]
-    assert runs[0] == runs[1] and len(runs[0]["first"]) == 1 and len(runs[0]["resumed"]) == 2
+    assert runs[0] == runs[1] and len(runs[0]["resumed"]) == 2
     for got, want in zip(runs[0]["resumed"], history):
         assert got["val_R@1"] == want["val_R@1"]
         for key in ("train_loss", "val_loss", "val_score", "temperature", "lr"):
             assert got[key] == pytest.approx(want[key], abs=1e-5), key
-    got, want = load_model(parallel["model_dir"], "cpu"), load_model(single["model_dir"], "cpu")
+    got, want = load_model(parallel.model_dir, "cpu"), load_model(single.model_dir, "cpu")
     store = MotionStore.open(tiny_data / "val")
     motions, texts = [store.motion(i) for i in range(len(store))], [c[0] for c in store.captions]
-    np.testing.assert_allclose(got.encode_motions(motions), want.encode_motions(motions), rtol=0, atol=1e-5)
-    np.testing.assert_allclose(got.encode_texts(texts), want.encode_texts(texts), rtol=0, atol=1e-5)
-    assert not list(Path(parallel["checkpoint_dir"]).glob("*/last.pt"))
+    np.testing.assert_allclose(encode_motions(got, motions), encode_motions(want, motions), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(encode_texts(got, texts), encode_texts(want, texts), rtol=0, atol=1e-5)
+    assert not list(Path(parallel.checkpoint_dir).glob("*/last.pt"))
 
 
 def test_one_process_keeps_the_shuffled_data_loader_order():

@@ -10,6 +10,7 @@ need a change in a stage file and are expected to fail until it is made (xfail, 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +36,9 @@ TINY = {
     "model": {"embed_dim": 16, "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "patch_size": 2,
               "max_frames": 24},
     "train": {"epochs": 1, "batch_size": 8, "warmup_steps": 0, "threads": 1, "device": "cpu"},
-    "evaluate": {"n_examples": 1, "n_bootstrap": 10, "chunk_size": 64},
+    "evaluate": {"n_examples": 1},
     "tsne": {"n_pairs": 6, "perplexity": 2},
-    "predict": {"chunk_size": 64},
+    "scoring": {"n_bootstrap": 10, "chunk_size": 64},
 }
 STAND_INS = ["metrics/val_submission.csv", "metrics/evaluate.json", "plots/recall_at_k.csv",
              "plots/retrieval_examples.png", "plots/tsne_latent_space.png", "submission.csv", "metrics/test.json"]
@@ -56,7 +58,7 @@ def project(tmp_path_factory) -> Path:
     for section, overrides in TINY.items():
         params[section].update(overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("generate", "preprocess", "make_val", "train"):
+    for stage in ("generate", "preprocess", "make_val", "encode_text", "train"):
         done = run_stage(root, stage)
         assert done.returncode == 0, f"{stage}: {done.stderr[-3000:]}"
     for name in STAND_INS:
@@ -140,6 +142,14 @@ def first_answer(answer: int) -> Callable[[bytes], bytes]:
     return change
 
 
+def nan_weights(data: bytes) -> bytes:
+    state = torch.load(io.BytesIO(data))
+    state["input.weight"][0, 0] = float("nan")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
 RANDOM = np.random.default_rng(0).bytes(4096)
 TRAIN_STAGE = r"; model folders are made by the train stage: run it \(dvc repro train\)"
 
@@ -163,12 +173,12 @@ class Row:
 
 
 ROWS = [
-    # params.yaml: every stage checks the whole file in load_params, before touching any output, so
+    # params.yaml: every stage checks the whole file in load_section, before touching any output, so
     # most rows run the quickest stage (preprocess); one row per stage shows that it is wired in
     Row("val_fraction text", "preprocess", set_param("preprocess", "val_fraction", "ten"),
-        r"params.yaml: preprocess.val_fraction: must be a number in \[0, 1\), got 'ten'"),
+        r"params.yaml: preprocess.val_fraction: must be a finite number in \[0, 1\), got 'ten'"),
     Row("seed text", "preprocess", set_param("preprocess", "seed", "zero"),
-        r"params.yaml: preprocess.seed: must be an integer >= 0, got 'zero'"),
+        r"params.yaml: preprocess.seed: must be an integer in \[0, 4294967295\], got 'zero'"),
     Row("downsample 0", "preprocess", set_param("preprocess", "downsample", 0),
         r"params.yaml: preprocess.downsample: must be an integer >= 1, got 0"),
     Row("skip_bad maybe", "preprocess", set_param("preprocess", "skip_bad", "maybe"),
@@ -178,7 +188,7 @@ ROWS = [
     Row("missing section", "preprocess", drop_param("preprocess"),
         r"params.yaml: preprocess: missing section \(keys: raw_root, out, "),
     Row("missing key", "preprocess", drop_param("preprocess", "seed"),
-        r"params.yaml: preprocess.seed: missing \(an integer >= 0\)"),
+        r"params.yaml: preprocess.seed: missing \(an integer in \[0, 4294967295\]\)"),
     Row("no params.yaml", "preprocess", remove("params.yaml"), r"params.yaml: file not found"),
     Row("invalid YAML", "preprocess", write("params.yaml", "preprocess:\n  out: [data\n"),
         r"params.yaml: not valid YAML: .*\(line 3, column 1\)"),
@@ -195,12 +205,20 @@ ROWS = [
         r"params.yaml: generate.n_clips: must be an integer >= 1, got 0"),
     Row("make_val n_candidates text", "make_val", set_param("make_val", "n_candidates", "8"),
         r"params.yaml: make_val.n_candidates: must be an integer >= 2, got '8'"),
-    Row("evaluate n_bootstrap 0", "evaluate", set_param("evaluate", "n_bootstrap", 0),
-        r"params.yaml: evaluate.n_bootstrap: must be an integer >= 1, got 0"),
+    Row("scoring n_bootstrap 0", "evaluate", set_param("scoring", "n_bootstrap", 0),
+        r"params.yaml: scoring.n_bootstrap: must be an integer >= 1, got 0"),
     Row("tsne perplexity text", "preprocess", set_param("tsne", "perplexity", "30"),
-        r"params.yaml: tsne.perplexity: must be a number > 0, got '30'"),
-    Row("predict chunk_size 0", "predict", set_param("predict", "chunk_size", 0),
-        r"params.yaml: predict.chunk_size: must be an integer >= 1, got 0"),
+        r"params.yaml: tsne.perplexity: must be a finite number > 0, got '30'"),
+    Row("scoring chunk_size 0", "predict", set_param("scoring", "chunk_size", 0),
+        r"params.yaml: scoring.chunk_size: must be an integer >= 1, got 0"),
+    Row("infinite learning rate", "train", set_param("train", "lr", float("inf")),
+        r"params.yaml: train.lr: must be a finite number > 0, got inf"),
+    Row("seed past NumPy's range", "train", set_param("train", "seed", 2**64),
+        r"params.yaml: train.seed: must be an integer in \[0, 4294967295\], got 18446744073709551616"),
+    Row("seed past scikit-learn's range", "tsne", set_param("tsne", "seed", 2**32),
+        r"params.yaml: tsne.seed: must be an integer in \[0, 4294967295\], got 4294967296"),
+    Row("output is the root folder", "preprocess", set_param("preprocess", "out", "/"),
+        r"params.yaml: preprocess.out: '/' is the project folder or one above it"),
     Row("two stages write one file", "preprocess", set_param("predict", "metrics", "metrics/evaluate.json"),
         r"params.yaml: evaluate.metrics and predict.metrics overlap"),
 
@@ -221,6 +239,29 @@ ROWS = [
         rf"implies \(64, 16\): the files come from different runs{TRAIN_STAGE}"),
     Row("weight files swapped", "predict", swap("models/motion_encoder.pt", "models/text_encoder.pt"),
         rf"models/motion_encoder.pt: holds the weights of the text encoder: the two weight files are swapped{TRAIN_STAGE}"),
+    Row("weights of a diverged run", "evaluate", write("models/motion_encoder.pt", nan_weights),
+        rf"models/motion_encoder.pt: input.weight holds NaN or infinite values: the run that wrote it diverged{TRAIN_STAGE}"),
+
+    # the text backbone and its caption features
+    Row("text encoder that is not here", "encode_text", set_param("text", "encoder", "no-such-model"),
+        r"no-such-model: not a local folder, and the model hub could not provide it"),
+    Row("caption features of other weights", "train",
+        edit_json("data/text_features/info.json", lambda info: info.update(weights_sha256="0" * 64)),
+        r"data/text_features/info.json: made with the text backbone 'minilm' \(other weights than the one training "
+        r"builds\): re-run encode_text"),
+
+    # arguments: a stage takes none, predict's CLI mode needs --queries; none is ever ignored
+    Row("stage argument", "preprocess", lambda root: None,
+        r".*preprocess.py: takes no arguments, got '--raw-root': a stage reads its params from params.yaml",
+        args=("--raw-root", "/nonexistent")),
+    Row("predict flags without --queries", "predict", lambda root: None,
+        r"predict.py: the following arguments are required: --queries",
+        args=("--out", "mine.csv", "--model", "other", "--gt", "nothere.csv")),
+    Row("predict --metrics without --gt", "predict", lambda root: None,
+        r"predict.py: --metrics needs --gt", args=("--queries", "data/val", "--out", "mine.csv", "--metrics", "m.json")),
+    Row("predict --chunk-size 0", "predict", lambda root: None,
+        r"predict.py: argument --chunk-size: must be a whole number >= 1, got '0'",
+        args=("--queries", "data/val", "--out", "mine.csv", "--chunk-size", "0")),
 
     # data files
     Row("raw motion random bytes", "preprocess", write("data/generated/motions/00000.npy", RANDOM),
@@ -231,8 +272,6 @@ ROWS = [
         r"data/prepared/train/frames.npy: not a .npy array \(no NumPy header\)"),
     Row("gt answer out of range", "evaluate", write("data/val/gt.csv", first_answer(40)),
         r"data/val/gt.csv: .*40"),
-    Row("groups.csv missing", "evaluate", remove("data/val/groups.csv"),
-        r"data/val/groups.csv: file not found \(made by the make_val stage\)"),
     Row("groups.csv names no query", "evaluate", write("data/val/groups.csv", "query_id,candidate,clip_id\n"),
         r"data/val/groups.csv: does not name each query's clip \(query '1'\); re-run make_val"),
 
@@ -304,5 +343,15 @@ def test_next_run_removes_what_a_killed_run_left(project, tmp_path):
     (tmp_path / "metrics/.evaluate.json.abcdefgh.tmp").write_text("{")   # a killed write_json
     done = run_stage(tmp_path, "preprocess")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["generated", "prepared", "val"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["generated", "prepared", "text_features", "val"]
     assert (tmp_path / "metrics/.evaluate.json.abcdefgh.tmp").exists()  # another target's: left for its own next run
+
+
+@pytest.mark.parametrize("stage", ["generate", "preprocess", "make_val", "encode_text", "train", "evaluate", "tsne",
+                                   "predict"])
+def test_help_says_what_the_stage_does_and_runs_nothing(project, tmp_path, stage):
+    shutil.copytree(project, tmp_path, dirs_exist_ok=True)
+    before = digest(tmp_path)
+    done = run_stage(tmp_path, stage, "--help")
+    assert done.returncode == 0 and done.stdout.startswith(f"Stage `{stage}`"), done.stdout[:300] + done.stderr[-2000:]
+    assert digest(tmp_path) == before

@@ -31,7 +31,7 @@ def test_dvc_applies_the_gpu_profile_to_params_yaml(tmp_path):
     profile = yaml.safe_load((REPO / "params_gpu.yaml").read_text(encoding="utf-8"))
     for section, values in original.items():
         expected = {**values, **profile.get(section, {})}
-        got = applied.section(section, "params.yaml")
+        got = applied.section(section).model_dump()
         assert got == expected
         assert all(type(got[key]) is type(value) for key, value in profile.get(section, {}).items())
 
@@ -39,8 +39,8 @@ def test_dvc_applies_the_gpu_profile_to_params_yaml(tmp_path):
 @pytest.mark.parametrize("profile, problem", [
     ({"train": {"num_worker": 8}}, "train.num_worker: unknown key; did you mean 'num_workers'?"),
     ({"model": {"d_model": 130}}, "model.d_model: 130 is not divisible by model.n_heads = 4"),
-    ({"model": {"text_encoder": "clip-vit-b-32", "clip_checkpoint": "/my models/clip.bin"}},
-     "model.clip_checkpoint: '/my models/clip.bin' holds whitespace"),
+    ({"text": {"encoder": "clip-vit-b-32", "clip_checkpoint": "/my models/clip.bin"}},
+     "text.clip_checkpoint: '/my models/clip.bin' holds whitespace"),
 ])
 def test_a_bad_profile_is_one_line_naming_the_key(tmp_path, profile, problem):
     path = tmp_path / "profile.yaml"
@@ -50,7 +50,7 @@ def test_a_bad_profile_is_one_line_naming_the_key(tmp_path, profile, problem):
 
 
 def test_flags_in_override_grammar():
-    assert set_param_flags({"model": {"clip_checkpoint": None, "text_encoder": "clip-vit-b-32"},
+    assert set_param_flags({"text": {"clip_checkpoint": None, "encoder": "clip-vit-b-32"},
                             "train": {"lr": 1e-4, "compile": True}}) == [
-        "-S", "model.clip_checkpoint=null", "-S", "model.text_encoder='clip-vit-b-32'",
+        "-S", "text.clip_checkpoint=null", "-S", "text.encoder='clip-vit-b-32'",
         "-S", "train.lr=0.0001", "-S", "train.compile=true"]

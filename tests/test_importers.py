@@ -3,7 +3,9 @@ tests themselves, in each format's own layout) come back equal through import_da
 bad input stops with one line naming the file and leaves no output."""
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +15,10 @@ from scipy.spatial.transform import Rotation
 import import_data
 from textmotion import skeleton as sk
 from textmotion.errors import run_cli
-from textmotion.layout import read_dataset, read_scored_queries, read_val_ids
+from textmotion.layout import (read_clip_wordings, read_dataset, read_metadata, read_paraphrases, read_query_wordings,
+                               read_scored_queries, read_val_ids)
 from textmotion.sources.bvh import RIGS
-from textmotion.sources.common import absent_person, resample
+from textmotion.sources.common import Clip, QueryGrouping, absent_person, resample, same_caption_clips, write_source
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import sample_spec
 
@@ -52,11 +55,14 @@ def run(argv: list[str]) -> None:
 
 
 def fails(argv: list[str], capsys) -> str:
-    """The one error line of a run that must fail with exit status 1."""
+    """The one error line of a run that must fail with exit status 1: on a line of its own
+    (a progress bar before it ends its line first), the last thing on stderr."""
     with pytest.raises(SystemExit) as exit_info:
         run_cli(lambda: import_data.main([str(arg) for arg in argv]))
     assert exit_info.value.code == 1
-    lines = capsys.readouterr().err.strip().splitlines()  # progress bars, then the error
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and "Traceback" not in err
+    lines = err.split("\n")[:-1]  # progress bars (\r-refreshed lines), then the error
     errors = [line for line in lines if "error" in line]
     assert len(errors) == 1 and lines[-1].startswith("error: ")
     return lines[-1]
@@ -210,6 +216,57 @@ def test_bvh_bad_inputs_stop_with_one_line_naming_the_file(tmp_path, capsys):
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+def set_channel(path: Path, frame: int, column: int, value: str) -> None:
+    """Overwrite one value of a BVH file's MOTION section (frames counted from 0)."""
+    lines = path.read_text().split("\n")
+    row = lines.index("MOTION") + 3 + frame
+    values = lines[row].split()
+    values[column] = value
+    lines[row] = " ".join(values)
+    path.write_text("\n".join(lines))
+
+
+def test_bvh_bad_values_name_the_bvh_file_never_a_temporary_output(tmp_path, capsys):
+    """The error names take_1.bvh and the file's own frame, on a line after the progress bar."""
+    source = tmp_path / "bvh"
+    source.mkdir()
+    write_bvh(source / "take_1.bvh", sk.split_persons(generated(2))[0], 20, RIGS["cmu"])
+    text = (source / "take_1.bvh").read_text()
+    out = tmp_path / "out"
+    set_channel(source / "take_1.bvh", 2, 4, "nan")
+    assert fails(["bvh", source, "--out", out], capsys) == (
+        f"error: {source / 'take_1.bvh'}: contains NaN or Inf values (first at frame 2)")
+    (source / "take_1.bvh").write_text(text.replace("Frame Time: 0.0500000000", "Frame Time: inf"))
+    assert fails(["bvh", source, "--out", out], capsys) == (
+        f"error: {source / 'take_1.bvh'}: Frame Time must be a finite number of seconds > 0, got inf")
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("--seed", "-1", "must be a whole number from 0 to 4294967295"),
+    ("--seed", "²", "must be a whole number from 0 to 4294967295"),
+    ("--fps", "nan", "must be a number in (0, 1000]"),
+    ("--fps", "inf", "must be a number in (0, 1000]"),
+    ("--fps", "0", "must be a number in (0, 1000]"),
+    ("--fps", "1e9", "must be a number in (0, 1000]"),
+    ("--fps", "٣٠", "must be a number in (0, 1000]"),
+    ("--n-candidates", "1", "must be a whole number >= 2"),
+    ("--n-candidates", "x", "must be a whole number >= 2"),
+])
+def test_bad_numbers_on_the_command_line_are_one_line_naming_the_option(tmp_path, capsys, option, value, problem):
+    source = tmp_path / "bvh"
+    source.mkdir()
+    write_bvh(source / "good.bvh", sk.split_persons(generated(2))[0], 20, RIGS["cmu"])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "previous.txt").write_text("an earlier import")
+    assert fails(["bvh", source, "--out", out, "--force", option, value], capsys) == (
+        f"error: import_data.py bvh: argument {option}: {problem}, got {value!r}")
+    assert [path.name for path in out.iterdir()] == ["previous.txt"]
+    assert (out / "previous.txt").read_text() == "an earlier import"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bvh", "out"]
+
+
 # --- InterHuman, written in its release layout ---------------------------------------------
 
 def write_interhuman(root: Path, motions: dict[str, np.ndarray], splits: dict[str, list[str]],
@@ -267,6 +324,25 @@ def test_interhuman_bad_inputs(tmp_path, capsys):
     assert "train.txt: id '9' has no motions_processed/person1/9.npy" in fails(
         ["interhuman", tmp_path / "ih", "--out", out], capsys)
     assert not out.exists()
+
+
+def test_interhuman_errors_name_the_source_file(tmp_path, capsys):
+    write_interhuman(tmp_path / "ih", {"0": generated(22, 30), "1": generated(23, 30)},
+                     {"train": ["0", "1"], "val": [], "test": []})
+    out = tmp_path / "out"
+    person2 = tmp_path / "ih" / "motions_processed" / "person2" / "1.npy"
+    np.save(person2, np.load(person2)[:1])
+    assert fails(["interhuman", tmp_path / "ih", "--out", out, "--fps", 15], capsys) == (
+        f"error: {person2}: 1 frame(s); at least 2 needed")
+    annots = tmp_path / "ih" / "annots" / "0.txt"
+    annots.write_text("two people meet\rand greet\n")  # a lone \r: not a line end, nor part of a caption
+    assert fails(["interhuman", tmp_path / "ih", "--out", out], capsys) == (
+        f"error: {annots}: caption 1 spans several lines")
+    (tmp_path / "ih" / "val.txt").write_text("../motions_processed/person1/0\n")
+    assert fails(["interhuman", tmp_path / "ih", "--out", out], capsys) == (
+        f"error: {tmp_path / 'ih' / 'val.txt'}: id '../motions_processed/person1/0' (line 1) is a path; "
+        f"ids are plain file names")
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
 # --- HumanML3D, written in its release layout ----------------------------------------------
@@ -338,6 +414,114 @@ def test_humanml3d_bad_inputs(tmp_path, capsys):
     assert f"5 frames but new_joints/000001.npy has {len(persons['000001'])}" in fails(
         ["humanml3d", tmp_path / "h3d", "--out", out], capsys)
     assert not out.exists()
+
+
+def test_humanml3d_spans_left_out_are_said_on_the_console(tmp_path, capsys):
+    """A span under two frames at the output rate (past the end of its motion, or too short
+    once resampled) is left out, counted in dataset.json and said on the console."""
+    persons = {"000001": sk.split_persons(generated(42))[0], "000002": sk.split_persons(generated(43))[0]}
+    texts = {"000001": ["a person walks#a/DET#0.0#0.0", "then stops#then/ADV#0.5#0.6"],  # frames 10-12
+             "000002": ["a person jumps#a/DET#50.0#60.0"]}  # past the end of its 76 frames: its only span
+    h3d = tmp_path / "h3d"
+    write_humanml3d(h3d, persons, texts, {"train": list(persons), "val": [], "test": []})
+    run(["humanml3d", h3d, "--out", tmp_path / "out"])
+    dataset = read_dataset(tmp_path / "out")
+    assert dataset.ids == ["000001", "000001_10-12"] and dataset.info["adjustments"]["spans_too_short"] == 1
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"left out 1 caption span(s) with fewer than 2 frames at 20 fps (too short, or past the end of "
+        f"the motion); the first in {h3d / 'texts' / '000002.txt'}")
+    run(["humanml3d", h3d, "--out", tmp_path / "slow", "--fps", 10])
+    dataset = read_dataset(tmp_path / "slow")
+    assert dataset.ids == ["000001"] and dataset.info["adjustments"]["spans_too_short"] == 2
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"left out 2 caption span(s) with fewer than 2 frames at 10 fps (too short, or past the end of "
+        f"the motion); the first in {h3d / 'texts' / '000001.txt'}")
+
+
+def test_humanml3d_errors_name_the_source_file(tmp_path, capsys):
+    persons = {clip_id: sk.split_persons(generated(44 + i))[0] for i, clip_id in enumerate(["1", "2", "3"])}
+    texts = {"1": ["a person walks#a/DET#0.0#0.0"], "2": ["a person runs#a/DET#0.0#0.0"],
+             "3": ["a person runs#a/DET#0.0#0.0"]}
+    h3d, out = tmp_path / "h3d", tmp_path / "out"
+    write_humanml3d(h3d, persons, texts, {"train": ["1"], "val": [], "test": ["2", "3"]})
+    assert fails(["humanml3d", h3d, "--out", out], capsys) == (
+        f"error: {h3d}: test split: 2 clips: no query has another clip that differs from it in meaning")
+    (h3d / "texts" / "3.txt").write_text("a person\rjumps#a/DET#0.0#0.0\n")
+    assert fails(["humanml3d", h3d, "--out", out], capsys) == (
+        f"error: {h3d / 'texts' / '3.txt'}: caption 1 spans several lines")
+    huge = h3d / "new_joints" / "1.npy"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (100_000_000, 22, 3)})
+    huge.write_bytes(header.getvalue() + bytes(8 * 66))
+    assert fails(["humanml3d", h3d, "--out", out], capsys) == (
+        f"error: {huge}: not a readable .npy array (its header says shape (100000000, 22, 3) of float64, "
+        f"52800000000 bytes; the file holds 528 bytes of data)")
+    (h3d / "train.txt").write_text("../new_joints/1\n")
+    assert fails(["humanml3d", h3d, "--out", out], capsys) == (
+        f"error: {h3d / 'train.txt'}: id '../new_joints/1' (line 1) is a path; ids are plain file names")
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_clips_with_the_same_caption_are_never_candidates_of_each_other():
+    captions = {"a": ["A person  walks."], "b": ["a person walks."], "c": ["a person runs."]}
+    assert same_caption_clips(["a", "b", "c"], captions) == {
+        "A person  walks.": {"a", "b"}, "a person walks.": {"a", "b"}, "a person runs.": {"c"}}
+
+
+def test_write_source_writes_what_clips_carry_and_makes_hard_groups_by_metadata(tmp_path):
+    """Metadata, other wordings and paraphrases go to metadata.json, wordings.json and
+    paraphrases.json (the test clips' wordings to test_queries/wordings.csv); test clips with
+    metadata make hard groups: every other candidate shares the query clip's label (asked
+    for all), none has its signature; the source's own files are written before the folder
+    appears."""
+    labels = {**{f"t{i}": "wave" for i in range(5)}, **{f"t{i}": "jump" for i in range(5, 10)},
+              "a": "wave", "b": "jump", "v": "wave"}
+    signatures = {clip: "same" if clip in ("t0", "t1") else clip for clip in labels}  # t0, t1 mean the same
+    splits = {clip: "test" if clip.startswith("t") else "val" if clip == "v" else "train" for clip in labels}
+
+    def clips():
+        for index, clip_id in enumerate(labels):
+            yield Clip(clip_id, np.random.default_rng(index).normal(size=(5 + index, 384)), [f"clip {clip_id} moves"],
+                       splits[clip_id], Path(f"{clip_id}.npy"), Path(f"{clip_id}.txt"),
+                       metadata={"labels": [labels[clip_id]], "signature": signatures[clip_id]},
+                       wordings={"shout": [f"CLIP {clip_id.upper()} MOVES"]},
+                       paraphrases=[f"clip {clip_id} goes"] if splits[clip_id] == "train" else [])
+
+    out = tmp_path / "out"
+
+    def write_own_files(root: Path) -> None:
+        assert not out.exists()
+        (root / "own.txt").write_text("the source's own\n")
+
+    info = write_source(out, tmp_path, clips(), {"source": "test", "fps": 20, "up_axis": "y"},
+                        QueryGrouping(n_candidates=4, seed=(0, 2), n_queries=8, hard_fraction=1.0), write_own_files)
+    dataset = read_dataset(out)
+    assert dataset.ids == ["a", "b", "v"] and read_val_ids(out, dataset.ids) == ["v"]
+    assert read_metadata(out, dataset.ids) == {clip: {"labels": [labels[clip]], "signature": clip}
+                                               for clip in dataset.ids}
+    assert read_clip_wordings(out, dataset.ids) == {"shout": {clip: [f"CLIP {clip.upper()} MOVES"]
+                                                              for clip in dataset.ids}}
+    assert read_paraphrases(out, dataset.ids) == {"a": ["clip a goes"], "b": ["clip b goes"]}
+    assert (out / "own.txt").read_text() == "the source's own\n"
+    assert info == dataset.info and info["clips"] == {"train": 2, "val": 1, "test": 10}
+    assert info["frames"] == {"total": sum(range(5, 18)), "min": 5, "max": 17}
+    assert info["test_queries"]["metadata_known"] and info["test_queries"]["hard_negatives_min"] == 3
+
+    batches, gt = read_scored_queries(out / "test_queries", out / "test_gt.csv")
+    assert len(batches) == 8 and all(len(batch.motion_paths) == 4 for batch in batches)
+    shouted = read_query_wordings(out / "test_queries", list(gt))
+    assert shouted == {"shout": {batch.query_id: batch.text.upper() for batch in batches}}
+    staged = {f"t{i}": np.random.default_rng(i).normal(size=(5 + i, 384)).astype(np.float32) for i in range(10)}
+    for batch in batches:
+        candidates = [next(clip for clip, motion in staged.items() if np.array_equal(np.load(path), motion))
+                      for path in batch.motion_paths]
+        query = candidates[gt[batch.query_id] - 1]
+        assert batch.text == f"clip {query} moves"
+        others = [clip for clip in candidates if clip != query]
+        assert all(labels[clip] == labels[query] and signatures[clip] != signatures[query] for clip in others)
+    files = [path for batch in batches for path in batch.motion_paths]  # each clip stored once, hard-linked
+    assert len({os.stat(path).st_ino for path in files}) == len({path.read_bytes() for path in files})
 
 
 def test_resample_keeps_the_rate_and_the_frames_on_the_new_grid():

@@ -1,18 +1,22 @@
 """Atomic outputs: wrong kinds refused, killed runs cleaned up, write errors naming the target;
-check_writable; read_npy; run_cli's one line."""
+check_writable; read_npy; line and integer parsing; run_cli's one line."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_dir, atomic_path, check_writable, read_npy
+from textmotion.io import atomic_dir, atomic_path, check_writable, is_one_line, parse_int, read_npy, split_lines
+from textmotion.layout import load_motion
+from textmotion.sources.common import load_array
 
 
 def test_atomic_dir_replaces_a_folder_whole(tmp_path):
@@ -116,6 +120,48 @@ def test_read_npy_never_advises_unpickling(tmp_path):
         read_npy(tmp_path / "short.npy")
     with pytest.raises(DataError, match="absent.npy: file not found"):
         read_npy(tmp_path / "absent.npy")
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+def test_read_npy_checks_the_header_against_the_file_size_before_reading(tmp_path):
+    """A header that claims 100,000,000 frames is an error, not a 143 GiB allocation; so is data
+    beyond what the header describes. The dataset's and the importers' readers are this one."""
+    huge = tmp_path / "huge.npy"
+    huge.write_bytes(npy_header((100_000_000, 384)) + bytes(3 * 384 * 4))
+    problem = ("not a readable .npy array (its header says shape (100000000, 384) of float32, "
+               "153600000000 bytes; the file holds 4608 bytes of data)")
+    for reader in (read_npy, load_motion, load_array, partial(read_npy, mmap_mode="r")):
+        with pytest.raises(DataError) as err:
+            reader(huge)
+        assert (err.value.path, err.value.problem) == (str(huge), problem)
+    longer = tmp_path / "longer.npy"
+    longer.write_bytes(npy_header((2, 384)) + bytes(3 * 384 * 4))
+    with pytest.raises(DataError, match=r"longer.npy: .*shape \(2, 384\) of float32, 3072 bytes; the file "
+                                        r"holds 4608 bytes of data\)$"):
+        read_npy(longer)
+    ok = tmp_path / "ok.npy"
+    ok.write_bytes(npy_header((2, 384)) + np.ones((2, 384), np.float32).tobytes())
+    assert load_motion(ok).shape == (2, 384)
+
+
+def test_lines_end_at_newline_only():
+    text = "one\u2028line\r\nform\ffeed\x85\nlone\rreturn\n"
+    assert split_lines(text) == ["one\u2028line", "form\ffeed\x85", "lone\rreturn"]
+    assert split_lines("") == [] and split_lines("a") == ["a"] and split_lines("a\n\n") == ["a", ""]
+    assert is_one_line("a\u2028b\x0c") and not is_one_line("a\nb") and not is_one_line("a\rb")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("7", 7), ("007", 7), ("+3", 3), ("-3", -3), ("²", None), ("٣", None), ("３", None), ("1_000", None),
+    (" 1", None), ("--3", None), ("", None), ("1.0", None),
+])
+def test_parse_int_takes_ascii_digits_only(text, value):
+    assert parse_int(text) == value
 
 
 CLI = """

@@ -1,6 +1,7 @@
 """The challenge layout: round trips, and every kind of bad input named as a one-line DataError."""
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -58,12 +59,38 @@ def test_captions_tolerate_bom_crlf_and_final_blank_lines(tmp_path):
     assert load_captions(path) == ["a person walks.", "someone walks"]
 
 
+def test_captions_end_at_newline_only(tmp_path):
+    """U+2028, U+0085 and a form feed are text inside a caption, not line ends; a lone \\r
+    inside a line makes a caption that spans several lines (some viewers show it as two)."""
+    path = tmp_path / "c.txt"
+    path.write_text("a person\u2028walks\nsomeone\x85 waves\r\nthey\x0cbow\n", encoding="utf-8")
+    assert load_captions(path) == ["a person\u2028walks", "someone\x85 waves", "they\x0cbow"]
+    path.write_text("a person\u2028walks\n", encoding="utf-8")
+    assert load_captions(path) == ["a person\u2028walks"]
+    path.write_bytes(b"a person\rwalks\n")
+    with pytest.raises(DataError, match="c.txt: caption 1 spans several lines"):
+        load_captions(path)
+    with pytest.raises(DataError, match="several lines"):
+        write_clip(tmp_path, "x", np.zeros((4, 384)), ["a\rb"])
+    write_clip(tmp_path, "x", np.zeros((4, 384)), ["a person\u2028walks"])
+    assert load_captions(tmp_path / "texts" / "x.txt") == ["a person\u2028walks"]
+
+
 def save_pickled(path: Path) -> None:
     np.save(path, np.array([{"not": "numbers"}], dtype=object), allow_pickle=True)
 
 
 def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:200])
+
+
+def claim_more_frames(path: Path) -> None:
+    """The file's header says 100,000,000 frames; its data stays 6 frames."""
+    data = path.read_bytes()[128:]  # np.save's version 1.0 header of a small array is 128 bytes
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (100_000_000, 384)})
+    path.write_bytes(header.getvalue() + data)
 
 
 # (file to break, how, words expected in the problem)
@@ -75,6 +102,9 @@ BAD_FILES = {
     "one frame": ("motions/00001.npy", lambda p: np.save(p, np.zeros((1, 384), np.float32)), "at least 2"),
     "corrupt": ("motions/00001.npy", lambda p: p.write_bytes(b"not an array"), "not a .npy array"),
     "truncated": ("motions/00001.npy", truncate, "readable"),
+    "header beyond the file": ("motions/00001.npy", claim_more_frames,
+                               "its header says shape (100000000, 384) of float32, 153600000000 bytes; "
+                               "the file holds 9216 bytes of data"),
     "pickled": ("motions/00001.npy", save_pickled, "pickled"),
     "strings": ("motions/00001.npy", lambda p: np.save(p, np.array([["a"] * 384] * 3)), "numeric"),
     "not utf-8": ("texts/00001.txt", lambda p: p.write_bytes(b"caf\xe9 walk\n"), "UTF-8"),
@@ -156,6 +186,8 @@ def test_group_clips_round_trip(tmp_path):
 @pytest.mark.parametrize("content, problem", [
     ("query_id,clip_id\n1,00000\n", "header must be query_id,candidate,clip_id"),
     ("query_id,candidate,clip_id\n1,one,00000\n", "line 2: candidate must be a number >= 1, got 'one'"),
+    ("query_id,candidate,clip_id\n1,²,00000\n", "line 2: candidate must be a number >= 1, got '²'"),
+    ("query_id,candidate,clip_id\n1,1,../00000\n", "line 2: clip_id '../00000' is a path; ids are plain file names"),
     ("query_id,candidate,clip_id\n1,1,00000\n1,3,00001\n", "query '1': candidates are not numbered 1..2"),
 ])
 def test_bad_group_clips_name_the_file_and_the_problem(tmp_path, content, problem):
@@ -179,6 +211,83 @@ def test_query_batches_bad_layouts(tmp_path):
         read_query_batches(tmp_path / "absent")
 
 
+def test_candidate_files_are_exactly_motion_1_to_n(tmp_path):
+    """A stray or zero-padded candidate name is an error naming it: motion_05.npy beside
+    motion_1..4.npy would be counted twice and shift every candidate after it."""
+    root = make_root(tmp_path / "data")
+    write_query_batches(tmp_path / "q", groups_of(2), {i: root / "motions" / f"{i}.npy" for i in IDS})
+    group = tmp_path / "q" / "2"
+    (group / ".DS_Store").write_text("")  # hidden files are left alone
+    assert [len(batch.motion_paths) for batch in read_query_batches(tmp_path / "q")] == [4, 4]
+    expected = ("unexpected file: a query folder holds only text.txt and motion_1.npy .. motion_<N>.npy "
+                "(numbers without leading zeros)")
+    for stray in ("motion_02.npy", "motion_0.npy", "motion_5.NPY", "notes.txt", "motion_٣.npy"):
+        os.link(group / "motion_1.npy", group / stray)
+        with pytest.raises(DataError) as err:
+            read_query_batches(tmp_path / "q")
+        assert (err.value.path, err.value.problem) == (str(group / stray), expected)
+        (group / stray).unlink()
+    for number in range(1, 5):  # a group named only with zero padding names its first file
+        (group / f"motion_{number}.npy").rename(group / f"motion_{number:02d}.npy")
+    with pytest.raises(DataError) as err:
+        read_query_batches(tmp_path / "q")
+    assert (err.value.path, err.value.problem) == (str(group / "motion_01.npy"), expected)
+
+
+def test_query_folders_in_numeric_order_by_ascii_digits(tmp_path):
+    root = make_root(tmp_path / "data")
+    groups = groups_of(2) + [SimpleNamespace(query_id="²", caption="query", candidates=IDS, correct=1)]
+    write_query_batches(tmp_path / "q", groups, {i: root / "motions" / f"{i}.npy" for i in IDS})
+    assert [batch.query_id for batch in read_query_batches(tmp_path / "q")] == ["1", "2", "²"]
+
+
+def test_ids_are_plain_file_names(tmp_path):
+    """An id that is a path is an error in train.txt (even with skip_bad) and val.txt: val.txt
+    listing ../motions/00002 would otherwise leave that clip in training."""
+    root = make_root(tmp_path / "data")
+    (root / "val.txt").write_text("00001\n../motions/00002\n")
+    with pytest.raises(DataError) as err:
+        read_val_ids(root, IDS)
+    assert (err.value.path, err.value.problem) == (
+        str(root / "val.txt"), "id '../motions/00002' (line 2) is a path; ids are plain file names")
+    (root / "train.txt").write_text("00000\n00001\nmotions/../00002\n")
+    for skip_bad in (False, True):
+        with pytest.raises(DataError, match=r"train.txt: id 'motions/../00002' \(line 3\) is a path"):
+            read_dataset(root, skip_bad=skip_bad)
+    for bad in ("..", "a\\b"):
+        (root / "train.txt").write_text(f"00000\n{bad}\n")
+        with pytest.raises(DataError, match=r"\(line 2\) is a path"):
+            read_dataset(root)
+
+
+def test_val_ids_must_be_in_train_list(tmp_path):
+    """A val.txt id whose files exist but that train.txt leaves out is an error, not dropped;
+    one that read_dataset skipped as bad is left out."""
+    root = make_root(tmp_path / "data")
+    write_id_list(root, IDS[:3])
+    write_id_list(root, ["00001", "00003"], "val.txt")
+    with pytest.raises(DataError) as err:
+        read_val_ids(root, read_dataset(root).ids)
+    assert (err.value.path, err.value.problem) == (
+        str(root / "val.txt"), "id '00003' (line 2) is not in the dataset (not listed in train.txt)")
+    write_id_list(root, IDS)
+    np.save(root / "motions" / "00003.npy", np.zeros((1, 384)))
+    assert read_val_ids(root, read_dataset(root, skip_bad=True).ids) == ["00001"]
+    (root / "train.txt").unlink()
+    assert read_val_ids(root, read_dataset(root, skip_bad=True).ids) == ["00001"]
+
+
+def test_preprocess_refuses_a_val_id_that_is_a_path(tmp_path):
+    ids = [f"{i:05d}" for i in range(MIN_CLIPS)]
+    root = make_root(tmp_path / "raw", ids)
+    (root / "val.txt").write_text("00005\n../motions/00002\n")
+    failed = run_preprocess(tmp_path, root, skip_bad=True)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.splitlines() == [
+        f"error: {root / 'val.txt'}: id '../motions/00002' (line 2) is a path; ids are plain file names"]
+    assert not (tmp_path / "data").exists() or list((tmp_path / "data").iterdir()) == []
+
+
 def test_optional_source_files(tmp_path):
     root = make_root(tmp_path / "data")
     write_dataset_info(root, {"source": "test", "fps": 30, "up_axis": "z"})
@@ -197,6 +306,10 @@ def test_optional_source_files(tmp_path):
     write_dataset_info(root, {"fps": 30, "up_axis": "x"})
     with pytest.raises(DataError, match="up_axis must be one of y, z"):
         read_dataset(root)
+    for written, read in (("NaN", "nan"), ("Infinity", "inf")):  # Python's JSON reader takes these
+        (root / "dataset.json").write_text(f'{{"fps": {written}}}')
+        with pytest.raises(DataError, match=f"dataset.json: fps must be a positive number, got {read}$"):
+            read_dataset(root)
 
 
 def test_test_set_round_trip_and_answer_range(tmp_path):
@@ -232,13 +345,18 @@ def test_gt_answer_column_names(tmp_path, header):
     ("query_id,correct\n1,2\n1,3\n", "duplicate query_id '1'"),
     ("query_id,correct\n1,0\n", "candidate number"),
     ("query_id,correct\n1,two\n", "candidate number"),
+    ("query_id,correct\n1,²\n", "line 2: correct must be a candidate number >= 1, got '²'"),
+    ("query_id,correct\n1,٣\n", "line 2: correct must be a candidate number >= 1, got '٣'"),
+    ("query_id,correct\n1,３\n", "line 2: correct must be a candidate number >= 1, got '３'"),
+    ("query_id,correct\n../1,1\n", "line 2: query_id '../1' is a path; ids are plain file names"),
     ("query_id,correct\n", "no rows"),
 ])
 def test_bad_gt(tmp_path, content, expected):
     path = tmp_path / "gt.csv"
     path.write_text(content)
-    with pytest.raises(DataError, match=expected):
+    with pytest.raises(DataError, match=expected) as err:
         read_gt(path)
+    assert err.value.path == str(path)
 
 
 def test_preprocess_needs_a_minimum_of_clips(tmp_path):

@@ -11,25 +11,25 @@ import pytest
 import torch
 
 from textmotion.errors import DataError
-from textmotion.model_io import build_model, build_untrained, load_model, resolve_config, save_model
+from textmotion.model_io import RetrievalModel, TrainedConfig, build_untrained, load_model, save_model
+from textmotion.retrieval import encode_texts
 from textmotion.store import NormStats
+from tiny import minilm, tiny_model, tiny_train
 
-TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": False, "embed_dim": 16,
-              "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "dropout": 0.1,
-              "patch_size": 2, "max_frames": 24, "padding_mask": True}
-TINY_TRAIN = {"seed": 0, "temperature": 0.07, "learnable_temperature": True}
 TRAIN_STAGE = r"model folders are made by the train stage: run it \(dvc repro train\)$"
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory) -> Path:
-    """A tiny model folder with a random (so saved) text backbone."""
+    """A tiny model folder with a fine-tuned (so saved) text backbone."""
     torch.manual_seed(0)
-    config = resolve_config(TINY_MODEL, TINY_TRAIN, downsample=1, text_pretrained=False)
-    model_dir = tmp_path_factory.mktemp("saved") / "models"
-    save_model(model_dir, build_model(config, NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))),
-               config)
-    return model_dir
+    root = tmp_path_factory.mktemp("saved")
+    model_cfg = tiny_model(freeze_text=False)
+    stats = NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))
+    model = RetrievalModel.from_config(model_cfg, minilm(), stats, downsample=1)
+    save_model(root / "models", model, TrainedConfig.resolve(minilm(), model_cfg, tiny_train(root, root), 1,
+                                                             model.text_weights))
+    return root / "models"
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def refused(folder: Path, pattern: str) -> str:
 
 
 def test_a_good_folder_loads(folder):
-    assert load_model(folder, device="cpu").encode_texts(["a person waves"]).shape == (1, 16)
+    assert encode_texts(load_model(folder, device="cpu"), ["a person waves"]).shape == (1, 16)
 
 
 @pytest.mark.parametrize("name", ["motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz"])
@@ -147,7 +147,55 @@ def test_damaged_statistics(folder):
 def test_folders_saved_with_the_temperature_still_load(folder):
     """Before the temperature moved to the loss, text_encoder.pt held it too: it is ignored."""
     texts = ["a person waves", "two people shake hands"]
-    expected = load_model(folder, device="cpu").encode_texts(texts)
+    expected = encode_texts(load_model(folder, device="cpu"), texts)
     state = torch.load(folder / "text_encoder.pt")
     torch.save({**state, "temperature.log_value": torch.tensor(-2.66)}, folder / "text_encoder.pt")
-    np.testing.assert_array_equal(load_model(folder, device="cpu").encode_texts(texts), expected)
+    np.testing.assert_array_equal(encode_texts(load_model(folder, device="cpu"), texts), expected)
+
+
+def test_folders_saved_before_the_typed_config_still_load(folder):
+    """config.json of the earlier shape: `seed` and `text_pretrained` beside the sections, and
+    none of the keys added since (they take the values those models were trained with)."""
+    texts = ["a person waves", "two people shake hands"]
+    expected = encode_texts(load_model(folder, device="cpu"), texts)
+
+    def older(config: dict) -> None:
+        text = config.pop("text")
+        config.update(seed=config["train"]["seed"], text_pretrained=False)
+        del config["text_weights"]
+        config["model"].update(text_encoder=text["encoder"], clip_checkpoint=text["clip_checkpoint"])
+        for section, keys in (("model", ["length_feature", "normalisation", "text_head", "text_layers", "text_width",
+                                         "text_heads", "text_pooling"]),
+                              ("train", ["paraphrases", "captions_per_clip", "text_noise", "false_negative_threshold",
+                                         "num_workers", "compile", "text_features"])):
+            for key in keys:
+                del config[section][key]
+    edit_config(folder, older)
+    loaded = load_model(folder, device="cpu")
+    np.testing.assert_array_equal(encode_texts(loaded, texts), expected)
+    assert loaded.normalisation == "dataset" and loaded.motion_encoder.length is None
+
+
+def test_non_finite_weights_are_refused(folder):
+    """A run that diverged must not rank anything (NaN similarities would rank first)."""
+    state = torch.load(folder / "motion_encoder.pt")
+    state["input.weight"][0, 0] = float("nan")
+    torch.save(state, folder / "motion_encoder.pt")
+    refused(folder, rf"motion_encoder.pt: input.weight holds NaN or infinite values: the run that wrote it "
+                    rf"diverged; {TRAIN_STAGE}")
+
+
+def test_a_model_refuses_other_text_weights_than_those_it_was_trained_on(tmp_path):
+    """A frozen pretrained backbone is rebuilt on loading, from weights config.json names by
+    their sha256: other weights under the same name are one line."""
+    model_cfg = tiny_model()
+    stats = NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))
+    model = RetrievalModel.from_config(model_cfg, minilm(), stats, downsample=1)
+    assert not model.text_encoder.saves_backbone and len(model.text_weights) == 64
+    save_model(tmp_path / "models", model, TrainedConfig.resolve(minilm(), model_cfg, tiny_train(tmp_path, tmp_path), 1,
+                                                                 model.text_weights))
+    assert not any(key.startswith("text_encoder.backbone.") for key in torch.load(tmp_path / "models" / "text_encoder.pt"))
+    load_model(tmp_path / "models", device="cpu")
+    edit_config(tmp_path / "models", lambda c: c.update(text_weights="0" * 64))
+    refused(tmp_path / "models", r"models/config.json: trained on the text backbone 'minilm' with weights of sha256 "
+                                 r"0000000000000000…, but here 'minilm' has weights [0-9a-f]{16}…")

@@ -9,8 +9,11 @@ import pytest
 import yaml
 
 from textmotion.errors import DataError
-from textmotion.io import load_params
-from textmotion.params import SECTIONS, reference
+from textmotion.params import SECTIONS, load_section, reference
+
+
+def load_params(section: str, path: Path) -> dict:
+    return load_section(section, path).model_dump()
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
@@ -31,9 +34,9 @@ def test_reference_doc_is_generated_from_the_schema():
 
 def test_schema_agrees_with_the_code_it_describes():
     from textmotion.loss import MAX_TEMPERATURE, MIN_TEMPERATURE
-    from textmotion.text_encoders import TEXT_ENCODERS
+    from textmotion.text_encoders import POOLING_MODES
     model, train = SECTIONS["model"].model_fields, SECTIONS["train"].model_fields
-    assert model["text_encoder"].annotation.__args__ == TEXT_ENCODERS
+    assert set(POOLING_MODES.values()) <= set(model["text_pooling"].annotation.__args__)
     bounds = {type(b).__name__: b for b in train["temperature"].metadata}
     assert (bounds["Ge"].ge, bounds["Le"].le) == (MIN_TEMPERATURE, MAX_TEMPERATURE)
 
@@ -49,8 +52,8 @@ def edit(section: str, key: str, value=None, remove: bool = False):
 
 DEFECTS = [  # (defect, edit of the parsed file, expected message after "params.yaml: ")
     ("text for a fraction", edit("preprocess", "val_fraction", "ten"),
-     "preprocess.val_fraction: must be a number in [0, 1), got 'ten'"),
-    ("text for a seed", edit("preprocess", "seed", "zero"), "preprocess.seed: must be an integer >= 0, got 'zero'"),
+     "preprocess.val_fraction: must be a finite number in [0, 1), got 'ten'"),
+    ("text for a seed", edit("preprocess", "seed", "zero"), "preprocess.seed: must be an integer in [0, 4294967295], got 'zero'"),
     ("zero downsample", edit("preprocess", "downsample", 0), "preprocess.downsample: must be an integer >= 1, got 0"),
     ("not a boolean", edit("preprocess", "skip_bad", "maybe"), "preprocess.skip_bad: must be true or false, got 'maybe'"),
     ("typo in a key", edit("preprocess", "skip_bda", True), "preprocess.skip_bda: unknown key; did you mean 'skip_bad'?"),
@@ -60,13 +63,16 @@ DEFECTS = [  # (defect, edit of the parsed file, expected message after "params.
     ("boolean for an integer", edit("train", "epochs", True), "train.epochs: must be an integer >= 1, got true"),
     ("unknown device", edit("train", "device", "tpu"),
      "train.device: must be one of 'auto', 'cpu', 'cuda', got 'tpu'; did you mean 'cpu'?"),
-    ("unknown text encoder", edit("model", "text_encoder", "clip"),
-     "model.text_encoder: must be one of 'minilm', 'clip-vit-b-32', got 'clip'"),
+    ("empty text encoder", edit("text", "encoder", ""), "text.encoder: must be a name, got ''"),
+    ("unknown text head", edit("model", "text_head", "token"),
+     "model.text_head: must be one of 'pooled', 'tokens', got 'token'; did you mean 'tokens'?"),
+    ("text heads do not divide the text width", edit("model", "text_heads", 3),
+     "model.text_width: 256 is not divisible by model.text_heads = 3"),
     ("heads do not divide the width", edit("model", "n_heads", 3), "model.d_model: 128 is not divisible by model.n_heads = 3"),
-    ("checkpoint for minilm", edit("model", "clip_checkpoint", "clip.bin"), "model.clip_checkpoint: set, but"),
-    ("temperature out of range", edit("train", "temperature", 0), "train.temperature: must be a number in [0.01, 1.0], got 0"),
+    ("checkpoint for minilm", edit("text", "clip_checkpoint", "clip.bin"), "text.clip_checkpoint: set, but"),
+    ("temperature out of range", edit("train", "temperature", 0), "train.temperature: must be a finite number in [0.01, 1.0], got 0"),
     ("missing key", edit("train", "epochs", remove=True), "train.epochs: missing (an integer >= 1)"),
-    ("null value", edit("train", "lr", None), "train.lr: must be a number > 0, got null"),
+    ("null value", edit("train", "lr", None), "train.lr: must be a finite number > 0, got null"),
     ("section not a mapping", lambda p: p.update(train=5), "train: must be a mapping of keys, got 5"),
     ("typo in a section", lambda p: p.update(trian={}), "trian: unknown section; did you mean 'train'?"),
     ("two stages write one file", edit("predict", "metrics", "metrics/evaluate.json"),
@@ -75,6 +81,15 @@ DEFECTS = [  # (defect, edit of the parsed file, expected message after "params.
      "preprocess.out overlaps preprocess.raw_root"),
     ("too few held-out clips", edit("generate", "n_candidates", 301),
      "generate.n_candidates: 301 candidates per query need at least as many held-out clips"),
+    ("infinite learning rate", edit("train", "lr", float("inf")), "train.lr: must be a finite number > 0, got inf"),
+    ("a key of an earlier params.yaml", edit("evaluate", "n_bootstrap", 1000), "evaluate.n_bootstrap: moved to scoring.n_bootstrap"),
+    ("NaN noise", edit("train", "text_noise", float("nan")), "train.text_noise: must be a finite number in [0, 2], got nan"),
+    ("seed beyond NumPy's range", edit("train", "seed", 2**64), "train.seed: must be an integer in [0, 4294967295], got 18446744073709551616"),
+    ("seed beyond scikit-learn's range", edit("tsne", "seed", 2**32), "tsne.seed: must be an integer in [0, 4294967295], got 4294967296"),
+    ("the root folder as an output", edit("preprocess", "out", "/"),
+     "preprocess.out: '/' is the project folder or one above it; the stage would replace it whole"),
+    ("the project folder as an output", edit("make_val", "out", "."),
+     "make_val.out: '.' is the project folder or one above it"),
 ]
 
 

@@ -31,7 +31,8 @@ TINY = {
     "make_val": {"n_groups": 8, "n_candidates": 8},
     "model": {"d_model": 32, "n_layers": 1, "ff_dim": 64, "n_heads": 2},
     "train": {"epochs": 2, "batch_size": 16},
-    "evaluate": {"n_examples": 2, "n_bootstrap": 50},
+    "evaluate": {"n_examples": 2},
+    "scoring": {"n_bootstrap": 50},
     "tsne": {"n_pairs": 10, "perplexity": 3},
 }
 
@@ -89,6 +90,16 @@ def test_dvc_repro_end_to_end(tmp_path):
 
     again = dvc("repro")
     assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout
+
+    # an experiment that changes only training reuses the caption features: encode_text does not run
+    features = {path: path.stat().st_mtime_ns for path in (tmp_path / "data/text_features").iterdir()}
+    params["train"]["temperature"] = 0.05
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    experiment = dvc("repro")
+    assert experiment.returncode == 0, experiment.stdout[-4000:] + experiment.stderr[-4000:]
+    assert "Running stage 'train'" in experiment.stdout
+    assert "Stage 'encode_text' didn't change, skipping" in experiment.stdout, experiment.stdout
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "data/text_features").iterdir()} == features
 
 
 def described_clip(index: int, fps: int) -> tuple:

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+import tiny
+from textmotion.metrics import bootstrap_score_interval, ranks_from_rankings
+from textmotion.retrieval import encode_motions, encode_texts
 from textmotion.submission import read_submission
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,23 +23,18 @@ CAPTIONS = ["a person walks forward and waves", "two people shake hands",
             "someone jumps twice while the other watches"]
 
 
-TINY_MODEL = {"text_encoder": "minilm", "clip_checkpoint": None, "freeze_text": True, "embed_dim": 16,
-              "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "dropout": 0.1,
-              "patch_size": 2, "max_frames": 24, "padding_mask": True}
-TINY_TRAIN = {"seed": 0, "temperature": 0.07, "learnable_temperature": True}
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """An untrained tiny model folder (random motion encoder, local MiniLM text backbone)."""
-    from textmotion.model_io import build_model, resolve_config, save_model
+    from textmotion.model_io import RetrievalModel, TrainedConfig, save_model
     from textmotion.store import NormStats
     torch.manual_seed(0)
-    config = resolve_config(TINY_MODEL, TINY_TRAIN, downsample=1)
+    root = tmp_path_factory.mktemp("tiny")
     stats = NormStats(np.zeros(384, np.float32), np.ones(384, np.float32))
-    model_dir = tmp_path_factory.mktemp("tiny") / "models"
-    save_model(model_dir, build_model(config, stats), config)
-    return model_dir
+    model = RetrievalModel.from_config(tiny.tiny_model(), tiny.minilm(), stats, downsample=1)
+    config = TrainedConfig.resolve(tiny.minilm(), tiny.tiny_model(), tiny.tiny_train(root, root), 1, model.text_weights)
+    save_model(root / "models", model, config)
+    return root / "models"
 
 
 def write_queries(root: Path) -> Path:
@@ -58,8 +56,8 @@ def rank_one_by_one(model_dir: Path, queries: Path) -> dict[str, list[int]]:
     rankings = {}
     for query in range(1, len(CAPTIONS) + 1):
         folder = queries / str(query)
-        text = model.encode_texts([(folder / "text.txt").read_text().strip()])[0]
-        sims = [float(model.encode_motions([np.load(folder / f"motion_{c}.npy")])[0] @ text)
+        text = encode_texts(model, [(folder / "text.txt").read_text().strip()])[0]
+        sims = [float(encode_motions(model, [np.load(folder / f"motion_{c}.npy")])[0] @ text)
                 for c in range(1, N_CANDIDATES + 1)]
         rankings[str(query)] = (np.argsort(sims)[::-1] + 1).tolist()
     return rankings
@@ -101,3 +99,41 @@ def test_malformed_query_folder_gives_one_line_error_and_no_submission(tmp_path,
     assert run.returncode == 1
     assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
     assert not out.exists()
+
+
+def test_the_interval_resamples_clips_not_queries(tmp_path, tiny_model):
+    """Queries 1 and 2 ask for one clip (query 2's answer is a copy of query 1's), so the
+    bootstrap draws them together: the interval is the clip-clustered one, which differs here
+    from the one that treats the three queries as independent."""
+    queries = write_queries(tmp_path / "queries")
+    answers = {"1": 3, "2": 5, "3": 7}
+    (queries / "2" / "motion_5.npy").write_bytes((queries / "1" / "motion_3.npy").read_bytes())
+    gt = tmp_path / "gt.csv"
+    gt.write_text("query_id,correct\n" + "".join(f"{q},{c}\n" for q, c in answers.items()), encoding="utf-8")
+
+    metrics = tmp_path / "test.json"
+    run = run_predict("--queries", queries, "--out", tmp_path / "s.csv", "--model", tiny_model, "--gt", gt,
+                      "--metrics", metrics)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(metrics.read_text())
+    expected = rank_one_by_one(tiny_model, queries)
+    ranks = ranks_from_rankings([expected[q] for q in answers], list(answers.values()))
+    clustered = bootstrap_score_interval(ranks, 1000, 0, clusters=["a", "a", "b"])
+    assert clustered != bootstrap_score_interval(ranks, 1000, 0)
+    assert (summary["score_ci95"]["low"], summary["score_ci95"]["high"]) == pytest.approx(clustered)
+    assert summary["query_clips"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.csv", "--gt", "nothere.csv"], "the following arguments are required: --queries"),
+    (["--queries", "q", "--out", "x.csv", "--metrics", "m.json"], "--metrics needs --gt"),
+    (["--queries", "q", "--out", "x.csv", "--chunk-size", "0"], "argument --chunk-size: must be a whole number >= 1, got '0'"),
+    (["--queries", "q", "--out", "x.csv", "--que", "r"], "unrecognized arguments: --que r"),
+], ids=["a query flag without --queries", "--metrics without --gt", "zero chunk size", "an abbreviation"])
+def test_cli_flags_are_never_ignored(tmp_path, args, message):
+    """Each is one line before anything runs: the stage's outputs are never written instead."""
+    before = {p: p.read_bytes() for p in (REPO / "submission.csv", REPO / "metrics" / "test.json") if p.exists()}
+    run = run_predict(*args)
+    assert run.returncode == 1 and run.stderr.startswith("error: predict.py: ") and message in run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert {p: p.read_bytes() for p in before} == before

@@ -1,4 +1,5 @@
-"""The Retriever API, the gallery embedding cache, the up-axis helper and the search CLI."""
+"""Retrieval (encoding and ranking), the gallery embedding cache and search, the up-axis helper and
+the search CLI."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,10 @@ import search  # src/search.py
 from search_fixtures import CLIPS_PER_KIND, KINDS, clip_id, trained_gallery, write_gallery
 from textmotion.gallery import EmbeddingCache, gallery_signature, read_gallery
 from textmotion.layout import QueryBatch, motion_path
-from textmotion.retrieval import MAX_QUERY_CHARS, Retriever, rank_candidates
+from textmotion.model_io import RetrievalModel, load_model
+from textmotion import errors, retrieval
+from textmotion.retrieval import (MAX_QUERY_CHARS, candidate_embeddings, encode_motion_files, encode_motions,
+                                  encode_texts, rank_queries)
 from textmotion.upright import up_vector
 from textmotion.web import clip_payload
 
@@ -27,8 +31,8 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def retriever(trained) -> Retriever:
-    return Retriever.load(trained[1], device="cpu")
+def model(trained) -> RetrievalModel:
+    return load_model(trained[1], device="cpu")
 
 
 def run_search(capsys, *args) -> tuple[list[list[str]], str]:
@@ -74,8 +78,8 @@ def test_second_search_reads_the_cache_and_a_changed_clip_invalidates_it(trained
     assert len(list(cache.glob("*.npz"))) == 1  # replaced, not added
 
 
-def test_cache_key_covers_model_and_gallery_files(trained, retriever, tmp_path):
-    gallery, _ = trained
+def test_cache_key_covers_model_and_gallery_files(trained, model, tmp_path):
+    gallery, model_dir = trained
     signature = gallery_signature(gallery)
     assert gallery_signature(gallery) == signature
     copy = tmp_path / "g"
@@ -83,44 +87,53 @@ def test_cache_key_covers_model_and_gallery_files(trained, retriever, tmp_path):
     (copy / "texts" / f"{clip_id(0, 0)}.txt").write_text("two people shake hands firmly\n")
     assert gallery_signature(copy) != gallery_signature(gallery)
 
-    cached = EmbeddingCache(tmp_path / "cache").index(copy, retriever)
+    cached = EmbeddingCache(tmp_path / "cache").index(copy, model, model_dir)
     assert not cached.from_cache
-    again = EmbeddingCache(tmp_path / "cache").index(copy, retriever)
+    again = EmbeddingCache(tmp_path / "cache").index(copy, model, model_dir)
     assert again.from_cache and again.gallery.ids == cached.gallery.ids
     assert again.gallery.captions[0] == ["two people shake hands firmly"]
     np.testing.assert_array_equal(again.embeddings, cached.embeddings)
-    other_model = Retriever(retriever.model, retriever.model_dir)
-    other_model.fingerprint = "another model"
-    assert not EmbeddingCache(tmp_path / "cache").index(copy, other_model).from_cache
+    other_model = tmp_path / "other_model"  # the same weights, one file changed: another model
+    other_model.mkdir()
+    for file in model_dir.iterdir():
+        (other_model / file.name).write_bytes(file.read_bytes())
+    (other_model / "config.json").write_text((model_dir / "config.json").read_text() + "\n")
+    other_cache = EmbeddingCache(tmp_path / "cache")
+    other_cache.file_for = lambda gallery, _: EmbeddingCache(tmp_path / "cache").file_for(gallery, model_dir)
+    assert not other_cache.index(copy, model, other_model).from_cache  # same cache file, other key
 
 
-def test_gallery_embeddings_match_one_by_one_encoding(trained, retriever, tmp_path):
-    gallery, _ = trained
-    indexed = EmbeddingCache(tmp_path).index(gallery, retriever, chunk_size=5)
-    single = np.concatenate([retriever.model.encode_motions([indexed.gallery.motion(i)])
-                             for i in range(len(indexed.gallery))])
+def test_gallery_embeddings_match_one_by_one_encoding(trained, model, tmp_path):
+    gallery, model_dir = trained
+    indexed = EmbeddingCache(tmp_path).index(gallery, model, model_dir, chunk_size=5)
+    single = np.concatenate([encode_motions(model, [indexed.gallery.motion(i)]) for i in range(len(indexed.gallery))])
     np.testing.assert_allclose(indexed.embeddings, single, atol=1e-5)
 
 
-def test_module_functions_rank_as_the_retriever(trained, retriever):
+def test_query_ranking_in_chunks_is_the_cosine_order(trained, model):
+    """Candidates encoded in chunks of 3 get the embeddings of one whole encoding; each query's
+    order is its cosines, most similar first; each caption finds its own clip first."""
     gallery, _ = trained
     paths = [motion_path(gallery, clip_id(kind, 0)) for kind in range(len(KINDS))]
     batches = [QueryBatch(str(q), caption, paths) for q, caption in enumerate(KINDS)]
-    rankings = rank_candidates(retriever.model, batches, chunk_size=3)
-    assert {q: r.tolist() for q, r in rankings.items()} == \
-        {q: r.tolist() for q, r in retriever.rank_candidates(batches).items()}
-    assert [rankings[str(q)][0] for q in range(len(KINDS))] == [1, 2, 3, 4]  # each finds its clip
+    chunked = candidate_embeddings(model, batches, chunk_size=3)
+    np.testing.assert_allclose(np.concatenate(chunked), encode_motion_files(model, paths * len(batches)), atol=1e-5)
+    rankings = rank_queries(model, batches, chunked)
+    texts = encode_texts(model, list(KINDS))
+    for q, batch in enumerate(batches):
+        order, scores = rankings[batch.query_id]
+        np.testing.assert_allclose(scores, chunked[q] @ texts[q], atol=1e-6)
+        assert order.tolist() == np.argsort(-scores, kind="stable").tolist() and order[0] == q
 
 
-def test_store_gallery_gives_the_same_hits(trained, retriever, tmp_path):
-    gallery, model = trained
-    store = model.parent / "prepared" / "val"  # the same clips, packed by the fixture
-    from_store = EmbeddingCache(tmp_path).index(store, retriever)
-    from_folder = EmbeddingCache(tmp_path).index(gallery, retriever)
+def test_store_gallery_gives_the_same_hits(trained, model, tmp_path):
+    gallery, model_dir = trained
+    store = model_dir.parent / "prepared" / "val"  # the same clips, packed by the fixture
+    from_store = EmbeddingCache(tmp_path).index(store, model, model_dir)
+    from_folder = EmbeddingCache(tmp_path).index(gallery, model, model_dir)
     assert sorted(from_store.gallery.ids) == sorted(from_folder.gallery.ids)
     caption = "two people hug"
-    hits = [[hit.clip_id for hit in retriever.search(caption, g, 3)]
-            for g in (from_store, from_folder)]
+    hits = [[hit.clip_id for hit in g.search(model, caption, 3)] for g in (from_store, from_folder)]
     assert sorted(hits[0]) == sorted(hits[1]) == [clip_id(2, c) for c in range(CLIPS_PER_KIND)]
     assert from_store.gallery.fps == 20
 
@@ -172,23 +185,43 @@ def test_defaults_need_the_pipelines_params(tmp_path):
     assert run.stderr.startswith("error: params.yaml") and "--gallery and --model" in run.stderr
 
 
-@pytest.mark.parametrize("args", [("",), ("x" * (MAX_QUERY_CHARS + 1),), ("walk", "-k", "0")])
-def test_bad_query_or_k_is_a_usage_error(args):
-    run = run_cli(*args, "--gallery", "g", "--model", "m")
-    assert run.returncode == 2 and "error:" in run.stderr.splitlines()[-1]
+@pytest.mark.parametrize("args,problem", [
+    (("",), "argument query: is empty (or blank): give the sentence to search for"),
+    (("  ",), "argument query: is empty (or blank): give the sentence to search for"),
+    (("x" * 10_000,), f"argument query: has 10000 characters; at most {MAX_QUERY_CHARS}"),
+    (("walk", "-k", "0"), "argument -k: must be a whole number >= 1, got '0'"),
+    (("walk", "-k", "-1"), "argument -k: must be a whole number >= 1, got '-1'"),
+    (("walk", "--galery", "g"), "unrecognized arguments: --galery g"),
+])
+def test_bad_query_or_k_is_one_error_line_and_nothing_written(trained, tmp_path, capsys, monkeypatch, args, problem):
+    """As src/search.py runs main (through errors.run_cli), in this process."""
+    gallery, model = trained
+    monkeypatch.setattr(sys, "argv", ["search.py"])
+    with pytest.raises(SystemExit) as exited:
+        errors.run_cli(lambda: search.main([*args, "--gallery", str(gallery), "--model", str(model),
+                                            "--cache", str(tmp_path / "cache"), "--render", str(tmp_path / "gifs")]))
+    out, err = capsys.readouterr()
+    assert exited.value.code == 1 and out == "" and err == f"error: search.py: {problem}\n"
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "gifs").exists()
 
 
-def test_a_file_linked_into_many_groups_is_encoded_once(tmp_path):
+def test_a_10000_character_query_is_one_error_line_from_the_command_line(trained, tmp_path):
+    run = run_cli("x" * 10_000, "--gallery", trained[0], "--model", trained[1], "--cache", tmp_path / "cache")
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == f"error: search.py: argument query: has 10000 characters; at most {MAX_QUERY_CHARS}\n"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_file_linked_into_many_groups_is_encoded_once(tmp_path, monkeypatch):
     """Query folders hard-link a clip into many groups: the rankings are those of encoding
     every path, with each file read and encoded once."""
     import os
 
     calls = []
 
-    class CountingModel:
-        def encode_motions(self, motions):
-            calls.append(len(motions))
-            return np.stack([np.full(4, float(m[0, 0])) for m in motions]) if motions else np.zeros((0, 4))
+    def counting_encoder(_, motions):
+        calls.append(len(motions))
+        return np.stack([np.full(4, float(m[0, 0])) for m in motions]) if motions else np.zeros((0, 4))
 
     source = tmp_path / "clip.npy"
     np.save(source, np.full((5, 384), 3.0, dtype=np.float32))
@@ -196,5 +229,6 @@ def test_a_file_linked_into_many_groups_is_encoded_once(tmp_path):
     for i in range(3):
         os.link(source, tmp_path / f"link{i}.npy")
     paths = [tmp_path / "link0.npy", tmp_path / "other.npy", tmp_path / "link1.npy", tmp_path / "link2.npy"]
-    embeddings = Retriever(CountingModel()).encode_motion_files(paths)
+    monkeypatch.setattr(retrieval, "encode_motions", counting_encoder)
+    embeddings = retrieval.encode_motion_files(None, paths)
     assert sum(calls) == 2 and embeddings[:, 0].tolist() == [3.0, 7.0, 3.0, 3.0]

@@ -71,6 +71,7 @@ def test_generated_dataset_and_held_out_test_queries(pipeline):
     assert all(metadata[clip]["labels"] == sorted(action_names(specs[clip])) for clip in dataset.ids)
     info = json.loads((data / "generated" / "dataset.json").read_text())
     assert info["statistics"]["clips"] == 40 and info["test_queries"]["n_groups"] == 6
+    assert info["clips"] == {"train": 40, "val": 0, "test": 16} and info["test_queries"]["metadata_known"]
     assert info["source"] == "synthetic" and dataset.up_axis == "y"
 
     queries, gt_path = find_test_set(data / "generated")
@@ -204,6 +205,9 @@ def test_specs_cli(tmp_path):
             for c in dataset.ids] == [validate_spec(s) for s in SPECS]
     assert all(len(dataset.captions(c)) == 2 for c in dataset.ids)
     assert len(dataset.motion("00001")) >= 2
+    assert dataset.info["clips"] == {"train": 2, "val": 0, "test": 0} and dataset.info["test_queries"] is None
+    assert set(read_clip_wordings(tmp_path / "clips", dataset.ids)) == {"novel"}
+    assert read_metadata(tmp_path / "clips", dataset.ids)["00000"]["labels"] == ["shake_hands", "wave"]
 
     refused = run(tmp_path, "generate", "--specs", "specs.json", "--out", "clips")
     assert refused.returncode == 1 and "not empty; pass --force" in refused.stderr

@@ -38,6 +38,11 @@ def test_valid_submission_reads_back(tmp_path):
     ([HEADER, GOOD_ROWS[0], "2,0,2,3,4,5,6,7,8,9,10"], "line 3, column candidate_1: candidate 0 is not in 1..32"),
     ([HEADER, GOOD_ROWS[0], "2,1,2.5,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: '2.5' is not an integer"),
     ([HEADER, GOOD_ROWS[0], "2,1,x,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: 'x' is not an integer"),
+    ([HEADER, GOOD_ROWS[0], "2,1,²,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: '²' is not an integer"),
+    ([HEADER, GOOD_ROWS[0], "2,1,٣,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: '٣' is not an integer"),
+    ([HEADER, GOOD_ROWS[0], "2,1,３,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: '３' is not an integer"),
+    ([HEADER, GOOD_ROWS[0], "2,1,--2,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: '--2' is not an integer"),
+    ([HEADER, GOOD_ROWS[0], "2,1,-2,3,4,5,6,7,8,9,10"], "line 3, column candidate_2: candidate -2 is not in 1..32"),
     ([HEADER, GOOD_ROWS[0], "2,1,2,3,4,5,6,7,8,9"], "line 3, column candidate_10: empty"),
     ([HEADER.replace("candidate_1,", "cand_1,"), *GOOD_ROWS], "header must be exactly"),
     ([HEADER.rsplit(",", 1)[0], *GOOD_ROWS], "header must be exactly"),
@@ -90,3 +95,11 @@ def test_score_cli_scores_and_rejects_bad_submission_in_one_line(tmp_path):
     bad = run_score("--gt", str(gt), "--submission", str(bad_path))
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith(f"error: {bad_path}:")
+
+
+def test_score_cli_refuses_a_gt_answer_in_other_digits(tmp_path):
+    """'²'.isdigit() is true, and int('²') a ValueError: the answer is one line naming gt.csv."""
+    gt = write_csv(tmp_path, ["query_id,correct", "1,3", "2,²"], "gt.csv")
+    bad = run_score("--gt", str(gt), "--submission", str(write_csv(tmp_path, [HEADER, *GOOD_ROWS])))
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr == f"error: {gt}: line 3: correct must be a candidate number >= 1, got '²'\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +23,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-import serve  # noqa: E402  (src/serve.py)
-from textmotion.errors import DataError, run_cli  # noqa: E402
-from textmotion.gallery import EmbeddingCache, check_gallery, pipeline_defaults  # noqa: E402
-from textmotion.retrieval import Retriever  # noqa: E402
+import serve  # src/serve.py: importable once the package is installed (pip install -e .)
+from textmotion.errors import DataError, run_cli
+from textmotion.gallery import EmbeddingCache, check_gallery
+from textmotion.gallery_cli import add_gallery_arguments, gallery_and_model
+from textmotion.model_io import load_model
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WINDOW = (1280, 860)
@@ -95,24 +93,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("query")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--gallery", type=Path, help="default: evaluate.val_store of params.yaml")
-    parser.add_argument("--model", type=Path, help="default: evaluate.model_dir of params.yaml")
+    add_gallery_arguments(parser)
     parser.add_argument("-k", type=int, default=6)
     args = parser.parse_args()
-    if args.gallery is None or args.model is None:
-        gallery, model = pipeline_defaults()
-        args.gallery, args.model = args.gallery or gallery, args.model or model
 
     def run() -> None:
+        args.gallery, args.model = gallery_and_model(args)
         chromium = find_chromium()
         if chromium is None:
             raise DataError("chromium", "Chromium or chromedriver not found "
                                         "(Debian: apt-get install chromium chromium-driver)")
         check_gallery(args.gallery)
-        retriever = Retriever.load(args.model)
-        app = serve.create_app(retriever, EmbeddingCache().index(args.gallery, retriever))
-        with serve.running(app) as base_url, headless_chromium(*chromium) as session:
-            ids = search_page(session, base_url, args.query, args.k)
+        model = load_model(args.model)
+        app = serve.create_app(model, args.model.name, EmbeddingCache(args.cache).index(args.gallery, model, args.model))
+        with serve.running(app) as served, headless_chromium(*chromium) as session:
+            ids = search_page(session, served.url, args.query, args.k)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             session.save_screenshot(str(args.out))
         print(f"results: {' '.join(ids)}; wrote {args.out}")

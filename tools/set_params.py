@@ -4,8 +4,8 @@ DVC has no option for a second params file: an experiment changes params.yaml th
 `--set-param` (`-S`) overrides. This turns every key of the profile into one, so the profile
 stays the one place its values are written:
 
-    dvc exp run -n seed-gpu $(python tools/set_params.py params_gpu.yaml)
-    dvc exp run --queue -n seed-gpu-s1 $(python tools/set_params.py params_gpu.yaml) -S train.seed=1
+    dvc exp run -n reference-gpu $(python tools/set_params.py params_gpu.yaml)
+    dvc exp run --queue -n reference-gpu-s1 $(python tools/set_params.py params_gpu.yaml) -S train.seed=1
 
 The profile is first checked: params.yaml with the profile's values must pass the schema
 (textmotion.params), so a misspelt key or a bad value is one line, before DVC runs anything.
@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from textmotion.errors import DataError, run_cli
+from textmotion.params import Params, validate
 
-from textmotion.errors import DataError, run_cli  # noqa: E402
-from textmotion.params import Params, validate  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def read_profile(path: str | Path, params_path: str | Path) -> dict:

@@ -1,16 +1,17 @@
-"""Galleries: the motion collections a text is searched against, and their cached embeddings.
+"""Galleries: the motion collections a text is searched against, their cached embeddings, and
+the search itself.
 
 A gallery is a folder in the challenge layout (read by `layout.read_dataset`: motions/,
 texts/, optional train.txt and dataset.json) or a packed store written by the preprocess
-stage. The default of search and serve is the pipeline's held-out data: the val store
-`evaluate.val_store` of params.yaml (data/prepared/val), searched with `evaluate.model_dir`.
+stage. (search.py and serve.py default to the pipeline's val store and model: `textmotion.cli`.)
 
 Embedding cache: encoding every clip is the slow part of a search, so a gallery's embeddings,
 ids, captions and fps are kept in `<cache dir>/<sha of the gallery and model paths>.npz` and
 reused while its key still matches. The key is a sha256 of
 - every file of the model folder, names and bytes (`retrieval.model_fingerprint`);
 - the name, size and modification time (ns) of every file the gallery is read from: each
-  file in motions/ and texts/ plus train.txt and dataset.json, or the store's four files;
+  file in motions/ and texts/ plus train.txt and dataset.json, or the store's four files and
+  the preprocess report beside it (its frame rate);
 - `CACHE_VERSION`, raised whenever the encoding code changes what an embedding is.
 The clips' bytes are not read (that costs as much as encoding them): a file rewritten with the
 same size and modification time would go unnoticed, as would a change of the encoding code
@@ -27,10 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from textmotion.errors import DataError
-from textmotion.io import PARAMS_FILE, atomic_path, load_params
+from textmotion.io import atomic_path
 from textmotion.layout import DATASET_INFO, TRAIN_LIST, load_motion, motion_path, read_dataset
+from textmotion.model_io import RetrievalModel
 from textmotion.prepared import REPORT, read_report
-from textmotion.retrieval import Retriever
+from textmotion.retrieval import encode_clips, encode_texts, model_fingerprint, one_torch_thread, rank_by_cosine
 from textmotion.store import CAPTIONS, FRAMES, IDS, OFFSETS, MotionStore
 
 CACHE_VERSION = 1
@@ -106,6 +108,9 @@ def gallery_signature(path: str | Path) -> str:
         except FileNotFoundError as err:
             raise DataError(err.filename, "file not found (a store needs frames.npy, offsets.npy, "
                                           "ids.txt and captions.json)") from None
+        if (root.parent / REPORT).is_file():
+            names.append(f"../{REPORT}")
+            stats.append(os.stat(root.parent / REPORT))
     else:
         names = [name for name in (TRAIN_LIST, DATASET_INFO) if (root / name).exists()]
         stats = [os.stat(root / name) for name in names]
@@ -118,12 +123,28 @@ def gallery_signature(path: str | Path) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Hit:
+    rank: int       # 1 = most similar
+    index: int      # position in the gallery
+    clip_id: str
+    score: float    # cosine similarity
+
+
 @dataclass
 class IndexedGallery:
     """A gallery with the embeddings of its clips (row i is clip i) under one model."""
     gallery: Gallery
     embeddings: np.ndarray
     from_cache: bool
+
+    def search(self, model: RetrievalModel, query: str, k: int) -> list[Hit]:
+        """The k clips most similar to `query` (`model` is the one the gallery was indexed under)."""
+        with one_torch_thread():
+            text = encode_texts(model, [query])[0]
+        order, scores = rank_by_cosine(text, self.embeddings)
+        return [Hit(rank, int(index), self.gallery.ids[index], float(scores[index]))
+                for rank, index in enumerate(order[:k], start=1)]
 
 
 class EmbeddingCache:
@@ -136,20 +157,20 @@ class EmbeddingCache:
         name = hashlib.sha256(f"{gallery_path.resolve()}\0{model_dir.resolve()}".encode()).hexdigest()[:32]
         return self.directory / f"{name}.npz"
 
-    def index(self, gallery_path: str | Path, retriever: Retriever, chunk_size: int = 256) -> IndexedGallery:
-        """The gallery and its embeddings under the retriever's model (loaded from a folder):
-        from the cache when its key matches, else read, validated, encoded and cached."""
-        if retriever.model_dir is None:
-            raise ValueError("the embedding cache needs a Retriever loaded from a model folder")
-        gallery_path = Path(gallery_path)
-        key = hashlib.sha256(f"{CACHE_VERSION}\0{retriever.fingerprint}\0"
+    def index(self, gallery_path: str | Path, model: RetrievalModel, model_dir: str | Path,
+              chunk_size: int = 256) -> IndexedGallery:
+        """The gallery and its embeddings under `model`, loaded from `model_dir`: from the cache
+        when its key matches, else read, validated, encoded and cached."""
+        gallery_path, model_dir = Path(gallery_path), Path(model_dir)
+        key = hashlib.sha256(f"{CACHE_VERSION}\0{model_fingerprint(model_dir)}\0"
                              f"{gallery_signature(gallery_path)}".encode()).hexdigest()
-        file = self.file_for(gallery_path, retriever.model_dir)
+        file = self.file_for(gallery_path, model_dir)
         cached = self._load(file, key, gallery_path)
         if cached is not None:
             return cached
         gallery = read_gallery(gallery_path)
-        embeddings = retriever.encode_motions(len(gallery), gallery.motion, chunk_size)
+        embeddings = encode_clips(model, len(gallery), gallery.motion,
+                                  lambda i: f"{gallery_path}: clip {gallery.ids[i]}", chunk_size)
         self._save(file, key, gallery, embeddings)
         return IndexedGallery(gallery, embeddings, from_cache=False)
 
@@ -173,11 +194,3 @@ class EmbeddingCache:
                      captions=np.array(json.dumps(gallery.captions, ensure_ascii=False)),
                      embeddings=embeddings.astype(np.float32))
 
-
-def pipeline_defaults(params: str | Path = PARAMS_FILE) -> tuple[Path, Path]:
-    """(gallery, model folder) of the current pipeline: evaluate's val store and model."""
-    try:
-        section = load_params("evaluate", params)
-    except DataError as err:
-        raise DataError(err.path, f"{err.problem}; or pass --gallery and --model") from None
-    return Path(section["val_store"]), Path(section["model_dir"])

@@ -1,4 +1,4 @@
-"""Outputs, .npy reading and params loading, shared by every stage.
+"""Outputs, and the reading of .npy, JSON, CSV and text files, shared by every stage.
 
 Outputs appear whole or not at all: each is written beside its final path under a temporary
 name (`.<name>.<random>.tmp`), then renamed into place; what a killed run left beside a target
@@ -10,6 +10,7 @@ final path, not the temporary one; `errors.run_cli` turns it into one line.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -22,17 +23,9 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.params import read_params
 
-PARAMS_FILE = "params.yaml"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-def load_params(section: str, path: str | Path = PARAMS_FILE) -> dict:
-    """One section of params.yaml as a plain dict, after checking the whole file against the
-    schema (textmotion.params): a bad file is a one-line DataError before any output is touched."""
-    return read_params(path).section(section, path)
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -46,6 +39,38 @@ def read_json(path: str | Path, made_by: str | None = None) -> object:
         raise DataError(path, "file not found" + (f" (made by {made_by})" if made_by else "")) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(path, f"not readable JSON ({err})" + (f"; re-run {made_by}" if made_by else "")) from None
+
+
+def split_lines(text: str) -> list[str]:
+    """`text` cut at its line ends, `\\n` or `\\r\\n` only, without a final empty line.
+
+    str.splitlines also cuts at a lone `\\r`, `\\v`, `\\f`, `\\x1c`-`\\x1e`, U+0085, U+2028 and
+    U+2029, which a text may hold inside a line (a caption with U+2028 stays one caption).
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def is_one_line(text: str) -> bool:
+    """Whether `text` holds no line end (nor a lone `\\r`, which some viewers show as one)."""
+    return "\n" not in text and "\r" not in text
+
+
+def parse_int(text: str) -> int | None:
+    """`text` as an integer if it is one written in ASCII digits (an optional sign, nothing
+    else), else None: how the CSV files' numbers (gt.csv, groups.csv, submissions) are read.
+
+    int() and str.isdigit also take other digits ('٣', full-width '３'), and isdigit even
+    superscripts ('²'), which int() then refuses.
+    """
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4300): no number any file here holds
+        return None
 
 
 def read_csv_strings(path: str | Path) -> pd.DataFrame:
@@ -208,8 +233,13 @@ def write_json(path: str | Path, obj: object) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 def read_npy(path: str | Path, mmap_mode: str | None = None) -> np.ndarray:
-    """The array of a .npy file, never unpickling; DataError naming `path` when it is not one."""
+    """The array of a .npy file, never unpickling; DataError naming `path` when it is not one.
+
+    The header's shape and dtype are checked against the file's size before any data is read,
+    so a header that claims more than the file holds is an error, not an allocation.
+    """
     try:
+        _check_npy_size(path)
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
@@ -217,10 +247,28 @@ def read_npy(path: str | Path, mmap_mode: str | None = None) -> np.ndarray:
         if "object arrays" in str(err).lower():
             raise DataError(path, "holds pickled Python objects; only plain numeric .npy arrays "
                                   "are accepted") from None
-        if "pickled" in str(err):  # NumPy's words for a file without a .npy header
-            raise DataError(path, "not a .npy array (no NumPy header)") from None
         raise DataError(path, f"not a readable .npy array ({err})") from None
     except EOFError:
         raise DataError(path, "not a readable .npy array (truncated)") from None
     except OSError as err:
         raise DataError(path, f"cannot read: {err.strerror or err}") from None
+
+
+def _check_npy_size(path: str | Path) -> None:
+    """DataError unless the file starts with a .npy header whose shape and dtype need exactly
+    the bytes that follow it (an object array is left to np.load, which refuses it)."""
+    with open(path, "rb") as file:
+        if file.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            raise DataError(path, "not a .npy array (no NumPy header)")
+        file.seek(0)
+        version = np.lib.format.read_magic(file)
+        read_header = (np.lib.format.read_array_header_1_0 if version[0] == 1
+                       else np.lib.format.read_array_header_2_0)  # 3.0 differs only in text encoding
+        shape, _, dtype = read_header(file)
+        if dtype.hasobject:
+            return
+        needed = math.prod(shape) * dtype.itemsize
+        held = os.fstat(file.fileno()).st_size - file.tell()
+    if held != needed:
+        raise DataError(path, f"not a readable .npy array (its header says shape {shape} of {dtype}, "
+                              f"{needed} bytes; the file holds {held} bytes of data)")

@@ -26,23 +26,26 @@ challenge's own folder)::
 Every motion must have its caption file and the reverse, across the whole folders (a stray
 file means a broken copy). When train.txt is absent, the dataset is every id that has both
 files, in sorted order; when present, it is exactly the listed ids, in listed order, and an
-id listed without files is an error. A source may add files of its own (the synthetic source
-keeps its specs/); nothing generic reads them.
+id listed without files is an error. Ids are plain file names, never paths. Lines of text
+files end at \\n or \\r\\n only (a U+2028 or a form feed is part of its line). A source may
+add files of its own (the synthetic source keeps its specs/); nothing generic reads them.
 
 Query batches (val and test)::
 
     <dir>/<query_id>/text.txt                    the query caption (one line)
-    <dir>/<query_id>/motion_1.npy .. motion_N.npy  the candidates
+    <dir>/<query_id>/motion_1.npy .. motion_N.npy  the candidates (no gaps, no leading zeros,
+                                                 no other file but hidden ones)
     <dir>/wordings.csv                           optional: query_id,wording,text: each query
                                                  asked again in other words, same candidates
     gt.csv                                       query_id,correct (1-based candidate number)
 
 Bad input raises DataError(path, problem). With skip_bad=True, read_dataset leaves out the
 bad clips instead and records (path, reason) in Dataset.skipped; a missing folder, an
-unreadable train.txt or an empty result still fail.
+unreadable train.txt (or one that lists a path) or an empty result still fail.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -54,7 +57,8 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path, read_csv_strings, read_json, read_npy, write_json
+from textmotion.io import (atomic_path, is_one_line, parse_int, read_csv_strings, read_json, read_npy,
+                           split_lines, write_json)
 from textmotion.skeleton import MOTION_DIM
 
 MAX_CAPTIONS = 3
@@ -71,7 +75,7 @@ EXTRA_TESTS = "extra_tests"
 TEST_STAGING = ".test_clips"  # where a source writes its test clips once before linking them into groups
 UP_AXES = ("y", "z")
 QUERY_TEXT = "text.txt"
-CANDIDATE_FILE = re.compile(r"motion_(\d+)\.npy")
+CANDIDATE_FILE = re.compile(r"motion_([1-9][0-9]*)\.npy")  # numbered from 1, no leading zeros
 GT_QUERY_COLUMN = "query_id"
 GT_ANSWER_COLUMNS = ("correct", "correct_candidate", "answer", "gt")  # accepted names, first is written
 
@@ -90,11 +94,17 @@ def check_motion(motion: np.ndarray, path: str | Path) -> np.ndarray:
     if motion.shape[0] < MIN_FRAMES:
         raise DataError(path, f"{motion.shape[0]} frame(s); at least {MIN_FRAMES} needed")
     motion = np.asarray(motion, dtype=np.float32)
-    finite = np.isfinite(motion)
-    if not finite.all():
-        frame = int(np.argmin(finite.all(axis=1)))
-        raise DataError(path, f"contains NaN or Inf values (first at frame {frame})")
+    check_finite(motion, path)
     return motion
+
+
+def check_finite(array: np.ndarray, path: str | Path) -> None:
+    """DataError naming `path` and the first frame (index along the first axis, from 0) that
+    holds a NaN or Inf value, if any does."""
+    if not np.isfinite(array).all():
+        frames = np.atleast_1d(array)
+        finite = np.isfinite(frames).reshape(len(frames), -1).all(axis=1)
+        raise DataError(path, f"contains NaN or Inf values (first at frame {int(np.argmin(finite))})")
 
 
 def load_motion(path: str | Path) -> np.ndarray:
@@ -113,13 +123,14 @@ def check_captions(captions: Sequence[str], path: str | Path, at_most: int | Non
     for number, caption in enumerate(captions, start=1):
         if not isinstance(caption, str) or not caption.strip():
             raise DataError(path, f"caption {number} is blank")
-        if len(caption.splitlines()) != 1:
+        if not is_one_line(caption):
             raise DataError(path, f"caption {number} spans several lines")
     return captions
 
 
 def load_captions(path: str | Path) -> list[str]:
-    """1 to 3 captions, one per line (UTF-8; surrounding whitespace and final blank lines dropped)."""
+    """1 to 3 captions, one per line (UTF-8; lines end at \\n or \\r\\n only; surrounding
+    whitespace and final blank lines dropped)."""
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -130,7 +141,7 @@ def load_captions(path: str | Path) -> list[str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(path, f"not valid UTF-8 (byte {err.start})") from None
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in split_lines(text)]
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
@@ -183,7 +194,8 @@ def read_dataset_info(root: str | Path) -> dict:
     if info is None:
         return {}
     fps = info.get("fps")
-    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0):
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps)
+                            or fps <= 0):
         raise DataError(path, f"fps must be a positive number, got {fps!r}")
     if info.get("up_axis", "y") not in UP_AXES:
         raise DataError(path, f"up_axis must be one of {', '.join(UP_AXES)}, got {info['up_axis']!r}")
@@ -260,9 +272,26 @@ def write_paraphrases(root: str | Path, paraphrases: dict[str, list[str]]) -> No
     write_json(Path(root) / PARAPHRASES, paraphrases)
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether `name` (an id) names a file inside its folder, not a path: no '/', '\\' or NUL,
+    not '.' or '..'."""
+    return not {"/", "\\", "\0"} & set(name) and name not in (".", "..")
+
+
 def read_id_list(root: str | Path, name: str = TRAIN_LIST) -> list[tuple[int, str]] | None:
-    """(line number, id) of each non-blank line of train.txt (or val.txt), or None if absent."""
+    """(line number, id) of each non-blank line of train.txt (or val.txt), or None if absent;
+    an id that is a path (../motions/00002) is an error."""
     path = Path(root) / name
+    listed = read_text_lines(path)
+    for number, clip_id in listed or []:
+        if not is_plain_name(clip_id):
+            raise DataError(path, f"id {clip_id!r} (line {number}) is a path; ids are plain file names")
+    return listed
+
+
+def read_text_lines(path: Path) -> list[tuple[int, str]] | None:
+    """(line number, text) of each non-blank line of a UTF-8 file, stripped (lines end at \\n
+    or \\r\\n only), or None if the file is absent."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -271,7 +300,7 @@ def read_id_list(root: str | Path, name: str = TRAIN_LIST) -> list[tuple[int, st
         raise DataError(path, f"cannot read: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
         raise DataError(path, f"not valid UTF-8 (byte {err.start})") from None
-    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
+    return [(number, line.strip()) for number, line in enumerate(split_lines(text), start=1)
             if line.strip()]
 
 
@@ -364,14 +393,23 @@ def read_dataset(root: str | Path, skip_bad: bool = False) -> Dataset:
 
 def read_val_ids(root: str | Path, ids: Sequence[str]) -> list[str] | None:
     """The source's own val split (val.txt), restricted to the valid `ids`; None without one.
-    An id of val.txt that is not in the dataset is an error (unless skipped as bad)."""
+
+    An id of val.txt that is not in the dataset (listed in train.txt; without train.txt, having
+    a file in motions/ or texts/) is an error; one of the dataset that read_dataset skipped as
+    bad (`ids` leaves it out) is left out.
+    """
     listed = read_id_list(root, VAL_LIST)
     if listed is None:
         return None
+    root = Path(root)
+    train = read_id_list(root)
+    dataset = ({clip_id for _, clip_id in train} if train is not None
+               else _file_ids(root / "motions", ".npy") | _file_ids(root / "texts", ".txt"))
     known, chosen = set(ids), []
     for number, clip_id in listed:
-        if clip_id not in known and not motion_path(root, clip_id).exists():
-            raise DataError(Path(root) / VAL_LIST, f"id {clip_id!r} (line {number}) is not in the dataset")
+        if clip_id not in dataset:
+            raise DataError(root / VAL_LIST, f"id {clip_id!r} (line {number}) is not in the dataset"
+                                             + (f" (not listed in {TRAIN_LIST})" if train is not None else ""))
         if clip_id in known and clip_id not in chosen:
             chosen.append(clip_id)
     return chosen
@@ -405,7 +443,8 @@ class QueryBatch:
 
 
 def _query_order(name: str) -> tuple:
-    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+    number = parse_int(name)
+    return (0, number, "") if number is not None else (1, 0, name)
 
 
 def write_query_batches(out_dir: str | Path, groups, motion_paths: dict[str, str | Path]) -> None:
@@ -425,7 +464,8 @@ def write_query_batches(out_dir: str | Path, groups, motion_paths: dict[str, str
 
 def read_query_batches(directory: str | Path) -> list[QueryBatch]:
     """Every <query_id>/ folder (numeric ids in numeric order); candidate files are checked
-    for presence and numbering here, their content when loaded (load_motion)."""
+    for presence and numbering here (any other file but hidden ones is an error: a stray
+    motion_05.npy would shift every candidate after it), their content when loaded (load_motion)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(directory, "query folder not found")
@@ -437,14 +477,21 @@ def read_query_batches(directory: str | Path) -> list[QueryBatch]:
         captions = load_captions(folder / QUERY_TEXT)
         if len(captions) != 1:
             raise DataError(folder / QUERY_TEXT, f"expected one query caption, got {len(captions)} lines")
-        numbers = sorted(int(match.group(1)) for name in os.listdir(folder)
-                         if (match := CANDIDATE_FILE.fullmatch(name)))
+        numbers = []
+        for name in sorted(os.listdir(folder)):
+            match = CANDIDATE_FILE.fullmatch(name)
+            if match:
+                numbers.append(int(match.group(1)))
+            elif name != QUERY_TEXT and not name.startswith("."):
+                raise DataError(folder / name, f"unexpected file: a query folder holds only {QUERY_TEXT} and "
+                                               f"motion_1.npy .. motion_<N>.npy (numbers without leading zeros)")
+        numbers.sort()
         if not numbers:
             raise DataError(folder, "no candidate files motion_<n>.npy")
         missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
-        if missing or numbers[0] != 1:
+        if missing:
             raise DataError(folder, f"candidates must be numbered motion_1..motion_{numbers[-1]}.npy "
-                                    f"without gaps; missing motion_{(missing or [1])[0]}.npy")
+                                    f"without gaps; missing motion_{missing[0]}.npy")
         batches.append(QueryBatch(folder.name, captions[0],
                                   [folder / f"motion_{n}.npy" for n in numbers]))
     if not batches:
@@ -476,15 +523,18 @@ def read_gt(path: str | Path, n_candidates: dict[str, int] | None = None) -> dic
         query_id, correct = query_id.strip(), correct.strip()
         if not query_id:
             raise DataError(path, f"line {line}: empty query_id")
+        if not is_plain_name(query_id):
+            raise DataError(path, f"line {line}: query_id {query_id!r} is a path; ids are plain file names")
         if query_id in gt:
             raise DataError(path, f"line {line}: duplicate query_id {query_id!r}")
-        if not correct.isdigit() or int(correct) < 1:
+        answer = parse_int(correct)
+        if answer is None or answer < 1:
             raise DataError(path, f"line {line}: {columns[1]} must be a candidate number >= 1, "
                                   f"got {correct!r}")
-        if n_candidates is not None and query_id in n_candidates and int(correct) > n_candidates[query_id]:
-            raise DataError(path, f"line {line}: answer {correct} for query {query_id!r}, which has "
+        if n_candidates is not None and query_id in n_candidates and answer > n_candidates[query_id]:
+            raise DataError(path, f"line {line}: answer {answer} for query {query_id!r}, which has "
                                   f"{n_candidates[query_id]} candidates")
-        gt[query_id] = int(correct)
+        gt[query_id] = answer
     if not gt:
         raise DataError(path, "no rows")
     return gt
@@ -505,9 +555,13 @@ def read_group_clips(directory: str | Path) -> dict[str, list[str]]:
         raise DataError(path, f"header must be {','.join(GROUP_CLIP_COLUMNS)}; got {','.join(frame.columns)}")
     numbered: dict[str, dict[int, str]] = {}
     for line, (query_id, candidate, clip_id) in enumerate(frame.itertuples(index=False), start=2):
-        if not candidate.isdigit() or int(candidate) < 1:
+        number = parse_int(candidate)
+        if number is None or number < 1:
             raise DataError(path, f"line {line}: candidate must be a number >= 1, got {candidate!r}")
-        numbered.setdefault(query_id, {})[int(candidate)] = clip_id
+        for column, value in (("query_id", query_id), ("clip_id", clip_id)):
+            if not is_plain_name(value):
+                raise DataError(path, f"line {line}: {column} {value!r} is a path; ids are plain file names")
+        numbered.setdefault(query_id, {})[number] = clip_id
     for query_id, clips in numbered.items():
         if sorted(clips) != list(range(1, len(clips) + 1)):
             raise DataError(path, f"query {query_id!r}: candidates are not numbered 1..{len(clips)}")
@@ -534,7 +588,7 @@ def read_query_wordings(directory: str | Path, query_ids: Sequence[str]) -> dict
         raise DataError(path, f"header must be query_id,wording,text; got {','.join(frame.columns)}")
     wordings: dict[str, dict[str, str]] = {}
     for line, (query_id, name, text) in enumerate(frame.itertuples(index=False), start=2):
-        if not text.strip() or len(text.splitlines()) != 1:
+        if not text.strip() or not is_one_line(text):
             raise DataError(path, f"line {line}: the text must be one non-empty line")
         wordings.setdefault(name, {})[query_id] = text
     for name, texts in wordings.items():

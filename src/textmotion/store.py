@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path, read_npy
+from textmotion.io import atomic_path, read_npy, split_lines
 from textmotion.skeleton import MOTION_DIM
 
 FRAMES, OFFSETS, IDS, CAPTIONS, PARAPHRASES = "frames.npy", "offsets.npy", "ids.txt", "captions.json", "paraphrases.json"
@@ -106,23 +106,29 @@ class MotionStore:
                                                  f"of shape {offsets.shape}")
         frames = read_npy(directory / FRAMES, mmap_mode="r" if offsets[-1] > 0 else None)
         try:
-            ids = (directory / IDS).read_text(encoding="utf-8").splitlines()
+            ids = split_lines((directory / IDS).read_text(encoding="utf-8"))
             captions = json.loads((directory / CAPTIONS).read_text(encoding="utf-8"))
             paraphrases = (json.loads((directory / PARAPHRASES).read_text(encoding="utf-8"))
                            if (directory / PARAPHRASES).exists() else None)
         except (OSError, ValueError) as err:
             raise DataError(directory, f"unreadable motion store ({err})") from None
-        if not isinstance(captions, list):
-            raise DataError(directory / CAPTIONS, "expected a JSON list of caption lists")
+        _check_caption_lists(captions, directory / CAPTIONS)
         consistent = (frames.ndim == 2 and frames.shape[1] == MOTION_DIM
                       and len(offsets) == len(ids) + 1 == len(captions) + 1 and offsets[0] == 0
                       and offsets[-1] == len(frames) and bool(np.all(np.diff(offsets) >= 0)))
         if not consistent:
             raise DataError(directory, f"inconsistent motion store: frames {frames.shape}, "
                                        f"{len(offsets)} offsets, {len(ids)} ids, {len(captions)} captions")
-        if paraphrases is not None and not (isinstance(paraphrases, list) and len(paraphrases) == len(ids)):
-            raise DataError(directory / PARAPHRASES, f"expected a JSON list of {len(ids)} caption lists")
+        if paraphrases is not None:
+            _check_caption_lists(paraphrases, directory / PARAPHRASES, len(ids))
         return cls(directory, ids, captions, frames, offsets, paraphrases)
+
+
+def _check_caption_lists(value: object, path: Path, n: int | None = None) -> None:
+    """DataError unless `value` is a JSON list (of `n` items) of lists of strings."""
+    if not (isinstance(value, list) and (n is None or len(value) == n)
+            and all(isinstance(item, list) and all(isinstance(text, str) for text in item) for item in value)):
+        raise DataError(path, f"expected a JSON list of {'' if n is None else f'{n} '}caption lists (lists of strings)")
 
 
 @dataclass

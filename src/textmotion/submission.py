@@ -1,8 +1,8 @@
 """The challenge's submission.csv: read, validate, write (only validated files), score.
 
 Format: header `query_id,candidate_1,...,candidate_10`, one row per query, candidate numbers
-1-based, best first, 10 distinct integers in 1..N. A query with N < 10 candidates lists all
-N and leaves the remaining columns empty.
+1-based, best first, 10 distinct integers in 1..N written in ASCII digits. A query with N < 10
+candidates lists all N and leaves the remaining columns empty.
 """
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from textmotion.errors import DataError
-from textmotion.io import atomic_path
+from textmotion.io import atomic_path, parse_int
 from textmotion.metrics import K_MAX, ranks_from_rankings, retrieval_summary
 
-COLUMNS = ["query_id"] + [f"candidate_{k}" for k in range(1, K_MAX + 1)]
+WIDTH = K_MAX  # candidates a row lists: as many as the score looks at (R@1..R@10)
+COLUMNS = ["query_id"] + [f"candidate_{k}" for k in range(1, WIDTH + 1)]
 
 Submission = dict[str, list[int]]  # query_id → candidate numbers, best first
 
@@ -70,7 +71,7 @@ def parse_submission(text: str, path: str | Path, expected_ids: Sequence[str] | 
 
 def _parse_candidates(cells: Sequence[str], n: int | None, path, line: str) -> list[int]:
     """The row's candidate numbers: min(10, N) distinct integers in 1..N, then empty cells."""
-    n_listed = K_MAX if n is None else min(K_MAX, n)
+    n_listed = WIDTH if n is None else min(WIDTH, n)
     candidates: list[int] = []
     for k, cell in enumerate(cells, start=1):
         where = f"{line}, column candidate_{k}"
@@ -81,9 +82,9 @@ def _parse_candidates(cells: Sequence[str], n: int | None, path, line: str) -> l
             continue
         if not cell:
             raise DataError(path, f"{where}: empty, expected a candidate number")
-        if not cell.lstrip("+-").isdigit():
+        value = parse_int(cell)
+        if value is None:
             raise DataError(path, f"{where}: {cell!r} is not an integer candidate number")
-        value = int(cell)
         if value < 1 or (n is not None and value > n):
             allowed = "1.." + (str(n) if n is not None else "N")
             raise DataError(path, f"{where}: candidate {value} is not in {allowed}")
@@ -97,8 +98,8 @@ def format_submission(submission: Mapping[str, Sequence[int]]) -> str:
     """CSV text of a submission, rows in the given order."""
     rows = []
     for query_id, candidates in submission.items():
-        cells = [int(c) for c in candidates[:K_MAX]]
-        rows.append([query_id, *cells, *[None] * (K_MAX - len(cells))])
+        cells = [int(c) for c in candidates[:WIDTH]]
+        rows.append([query_id, *cells, *[None] * (WIDTH - len(cells))])
     return pd.DataFrame(rows, columns=COLUMNS).astype(
         {c: "Int64" for c in COLUMNS[1:]}).to_csv(index=False)
 
@@ -131,3 +132,8 @@ def submission_ranks(submission: Mapping[str, Sequence[int]], gt: Mapping[str, i
     """Rank of each gt query's correct candidate in the submission (np.inf if not listed)."""
     query_ids = list(gt)
     return ranks_from_rankings([submission[q] for q in query_ids], [gt[q] for q in query_ids])
+
+
+def top_k(rankings: Mapping[str, np.ndarray]) -> dict[str, list[int]]:
+    """The submission rows: the first WIDTH candidates of each full ranking."""
+    return {query_id: ranking[:WIDTH].tolist() for query_id, ranking in rankings.items()}

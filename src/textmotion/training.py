@@ -29,6 +29,7 @@ import json
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -42,14 +43,17 @@ from tqdm import tqdm
 
 from textmotion.distributed import (RankBatches, World, data_parallel, from_main, gather_batch, per_rank_batch,
                                     process_group)
+from textmotion.errors import DataError
 from textmotion.io import atomic_dir, check_writable
 from textmotion.loss import Temperature, symmetric_info_nce
 from textmotion.metrics import challenge_score, ranks_from_similarity, recall_at_k
-from textmotion.model_io import RetrievalModel, build_model, resolve_config, save_model, save_state
+from textmotion.model_io import RetrievalModel, TrainedConfig, save_model, save_state
+from textmotion.params import PARAMS_FILE, Model, Text, Train
 from textmotion.prepared import read_report
 from textmotion.skeleton import swap_persons
 from textmotion.store import MotionStore, NormStats, prepare_motion
 from textmotion.text_encoders import sentence_embeddings
+from textmotion.text_features import FeatureCache
 
 NON_REPRODUCIBLE_METRICS = ("clips_per_s", "epoch_s")
 # Train params that change where or how fast a run goes, not what it computes: a resumed run
@@ -63,23 +67,21 @@ class CaptionedClips(Dataset):
     """(prepared motion, caption) pairs of a store.
 
     With `augment`: a random caption of the clip's training pool (its first `captions_per_clip`
-    captions, all 1–3 when None: the seed's augmentation, plus its paraphrases when
+    captions, all 1–3 when None: the reference configuration's augmentation, plus its paraphrases when
     `paraphrases`), a random `max_frames` window when `random_crop`, and persons A/B exchanged
     with probability `swap_probability`, all drawn from (seed, epoch, index). Without: the first
     caption and the first frames, which is exactly what `RetrievalModel.encode_*` sees at inference.
     """
 
-    def __init__(self, store: MotionStore, model: RetrievalModel, augment: bool, seed: int,
-                 random_crop: bool = False, swap_probability: float = 0.0, captions_per_clip: int | None = None,
-                 paraphrases: bool = False):
+    def __init__(self, store: MotionStore, model: RetrievalModel, cfg: Train, augment: bool):
         self.store = store
-        self.pools = [captions[:captions_per_clip] + (extra if paraphrases else [])
+        self.pools = [captions[:cfg.captions_per_clip] + (extra if cfg.paraphrases else [])
                       for captions, extra in zip(store.captions, store.paraphrases)]
         self.model = model
         self.augment = augment
-        self.seed = seed
-        self.random_crop = random_crop
-        self.swap_probability = swap_probability
+        self.seed = cfg.seed
+        self.random_crop = cfg.random_crop
+        self.swap_probability = cfg.swap_probability
         self.epoch = 0
 
     def captions(self) -> set[str]:
@@ -106,21 +108,22 @@ class CaptionedClips(Dataset):
 
 
 class Collate:
-    """Pads motions; turns captions into rows of the cached backbone features (frozen) or tokens.
+    """Pads motions; turns captions into their rows of the frozen backbone's feature cache, or
+    into tokens for a backbone that trains.
 
     Only CPU tensors: it may run in DataLoader workers, and the cache stays on the device."""
 
-    def __init__(self, model: RetrievalModel, feature_cache: dict[str, int] | None,
+    def __init__(self, model: RetrievalModel, feature_rows: dict[str, int] | None,
                  similarity_rows: dict[str, int] | None = None):
         self.model = model
-        self.feature_cache = feature_cache
+        self.feature_rows = feature_rows  # caption → its row of the feature cache
         self.similarity_rows = similarity_rows  # caption → its row of the false-negative filter's cache
 
     def __call__(self, items: Sequence[tuple[np.ndarray, str]]) -> dict:
         motions, captions = zip(*items)
         batch, mask = self.model.pad(motions)
-        if self.feature_cache is not None:
-            text = {"feature_rows": torch.tensor([self.feature_cache[c] for c in captions])}
+        if self.feature_rows is not None:
+            text = {"feature_rows": torch.tensor([self.feature_rows[c] for c in captions])}
         else:
             text = self.model.text_encoder.tokenize(list(captions))
         out = {"motions": batch, "mask": mask, "text": text}
@@ -139,38 +142,35 @@ class Embedder(nn.Module):
     """The training forward, the module DDP and torch.compile wrap: a batch on the device →
     (text embeddings, motion embeddings, both float32, and the temperature)."""
 
-    def __init__(self, model: RetrievalModel, temperature: Temperature, text_features: torch.Tensor | None,
+    def __init__(self, model: RetrievalModel, temperature: Temperature, feature_cache: FeatureCache | None,
                  text_noise: float = 0.0):
         super().__init__()
         self.model = model
         self.temperature = temperature  # the loss's, not the model folder's
-        self.text_features = text_features  # the frozen backbone's cache, on the model's device
+        self.feature_cache = feature_cache  # the frozen backbone's, on the model's device
         self.text_noise = text_noise
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         text, encoder = batch["text"], self.model.text_encoder
-        features = (self.text_features[text["feature_rows"]] if "feature_rows" in text
+        features = (self.feature_cache.gather(text["feature_rows"]) if "feature_rows" in text
                     else encoder.backbone_features(text))
-        if self.training and self.text_noise > 0:
-            features = with_relative_noise(features, self.text_noise)
+        if self.training and self.text_noise > 0:  # on what the head reads
+            features = (replace(features, pooled=with_relative_noise(features.pooled, self.text_noise))
+                        if encoder.head is None else
+                        replace(features, states=with_relative_noise(features.states, self.text_noise)))
         text_embeddings = encoder.project(features)
         motion_embeddings = self.model.motion_encoder(batch["motions"], batch["mask"])
         return text_embeddings.float(), motion_embeddings.float(), self.temperature()
 
 
 def with_relative_noise(features: torch.Tensor, scale: float) -> torch.Tensor:
-    """Each row plus a random direction of `scale` times its own norm. Training on sentence
-    features shifted this way keeps the projection from fitting the exact points of the
-    training wordings, so a caption worded otherwise (a nearby point) still lands near its
-    motion: `train.text_noise`, chosen by the ablation table for the novel and real wordings."""
+    """Each vector (along the last axis) plus a random direction of `scale` times its own norm.
+    Training on backbone features shifted this way keeps the text head from fitting the exact
+    points of the training wordings, so a caption worded otherwise (a nearby point) still
+    lands near its motion: `train.text_noise`, chosen by the ablation table for the novel and
+    real wordings. Zero vectors (padding) stay zero."""
     noise = torch.randn_like(features)
     return features + scale * features.norm(dim=-1, keepdim=True) * F.normalize(noise, dim=-1)
-
-
-def cache_text_features(model: RetrievalModel, captions: set[str]) -> tuple[dict[str, int], torch.Tensor]:
-    """Frozen backbone: every distinct caption's features, computed once."""
-    captions = sorted(captions)
-    return {c: i for i, c in enumerate(captions)}, model.text_encoder.features_of(captions)
 
 
 def caption_similarity_cache(captions: set[str], device: torch.device) -> tuple[dict[str, int], torch.Tensor]:
@@ -219,12 +219,12 @@ def validate(embedder: Embedder, loader: DataLoader, device: torch.device) -> di
             "val_R@5": recall_at_k(ranks, 5), "val_score": challenge_score(ranks)}
 
 
-def config_hash(config: dict, stats_path: str | Path) -> str:
+def config_hash(config: TrainedConfig) -> str:
     """Identifies a run: the resolved config (less RUN_INDEPENDENT_PARAMS) and the training
     data (via its statistics)."""
-    train = {k: v for k, v in config["train"].items() if k not in RUN_INDEPENDENT_PARAMS}
-    digest = hashlib.sha256(json.dumps({**config, "train": train}, sort_keys=True).encode())
-    digest.update(Path(stats_path).read_bytes())
+    digest = hashlib.sha256(json.dumps(config.model_dump(exclude={"train": set(RUN_INDEPENDENT_PARAMS)}),
+                                       sort_keys=True).encode())
+    digest.update(Path(config.train.stats).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -265,45 +265,45 @@ class TrainingSession:
     rows of each global batch of `train.batch_size` clips; only rank 0 logs.
     """
 
-    def __init__(self, model_params: dict, train_params: dict, text_pretrained: bool = True,
-                 world: World = World()):
-        tp = self.params = train_params
+    def __init__(self, model_cfg: Model, text_cfg: Text, cfg: Train, world: World = World()):
+        self.cfg = cfg
         self.world = world
-        torch.set_num_threads(tp["threads"])
-        downsample = read_report(tp["report"], "downsample")["downsample"]
-        self.config = resolve_config(model_params, tp, downsample, text_pretrained)
-        self.checkpoint = Path(tp["checkpoint_dir"]) / config_hash(self.config, tp["stats"]) / "last.pt"
-        self.device = pick_device(tp["device"], world.local_rank)
+        torch.set_num_threads(cfg.threads)
+        downsample = read_report(cfg.report, "downsample")["downsample"]
+        self.device = pick_device(cfg.device, world.local_rank)
 
-        seed_everything(tp["seed"])
-        self.model = model = build_model(self.config, NormStats.load(tp["stats"])).to(self.device)
-        self.temperature = Temperature(tp["temperature"], tp["learnable_temperature"]).to(self.device)
-        train_store, val_store = MotionStore.open(tp["train_store"]), MotionStore.open(tp["val_store"])
-        self.train_clips = CaptionedClips(train_store, model, True, tp["seed"], tp["random_crop"],
-                                          tp["swap_probability"], tp["captions_per_clip"], tp["paraphrases"])
-        val_clips = CaptionedClips(val_store, model, False, tp["seed"])
+        seed_everything(cfg.seed)
+        stats = NormStats.load(cfg.stats)
+        self.model = model = RetrievalModel.from_config(model_cfg, text_cfg, stats, downsample).to(self.device)
+        self.config = TrainedConfig.resolve(text_cfg, model_cfg, cfg, downsample, model.text_weights)
+        self.checkpoint = Path(cfg.checkpoint_dir) / config_hash(self.config) / "last.pt"
+        self.temperature = Temperature(cfg.temperature, cfg.learnable_temperature).to(self.device)
+        train_store, val_store = MotionStore.open(cfg.train_store), MotionStore.open(cfg.val_store)
+        self.train_clips = CaptionedClips(train_store, model, cfg, augment=True)
+        val_clips = CaptionedClips(val_store, model, cfg, augment=False)
         captions = self.train_clips.captions() | val_clips.captions()
-        cache, features = cache_text_features(model, captions) if model.text_encoder.frozen else (None, None)
+        cache = (FeatureCache.load(cfg.text_features, model.text_encoder.backbone.weights_id, captions, self.device)
+                 if model.text_encoder.frozen else None)
         similarity_rows, self.caption_similarity = (
             caption_similarity_cache(captions, self.device)
-            if tp["false_negative_threshold"] is not None else (None, None))
-        self.collate = Collate(model, cache, similarity_rows)
-        self.embedder = Embedder(model, self.temperature, features, tp["text_noise"])
+            if cfg.false_negative_threshold is not None else (None, None))
+        self.collate = Collate(model, cache and cache.row_of, similarity_rows)
+        self.embedder = Embedder(model, self.temperature, cache, cfg.text_noise)
         parallel = data_parallel(self.embedder, world)
-        self.forward = torch.compile(parallel) if tp["compile"] else parallel
-        self.val_loader = self._data_loader(val_clips, batch_size=tp["batch_size"])
-        self.optimizer = torch.optim.AdamW(parameter_groups(model, self.temperature, tp["lr"], tp["text_lr_scale"]),
-                                           weight_decay=tp["weight_decay"], fused=self.device.type == "cuda")
-        self.batch_size = min(tp["batch_size"], len(train_store))  # the global batch
-        if self.batch_size < tp["batch_size"]:
-            self._log(f"train.batch_size {tp['batch_size']} > the {len(train_store)} train clips: "
+        self.forward = torch.compile(parallel) if cfg.compile else parallel
+        self.val_loader = self._data_loader(val_clips, batch_size=cfg.batch_size)
+        self.optimizer = torch.optim.AdamW(parameter_groups(model, self.temperature, cfg.lr, cfg.text_lr_scale),
+                                           weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")
+        self.batch_size = min(cfg.batch_size, len(train_store))  # the global batch
+        if self.batch_size < cfg.batch_size:
+            self._log(f"train.batch_size {cfg.batch_size} > the {len(train_store)} train clips: "
                       f"batches of {self.batch_size}")
         per_rank_batch(self.batch_size, world)  # an uneven split is refused before any step
         self.steps_per_epoch = len(train_store) // self.batch_size
-        total_steps = self.steps_per_epoch * tp["epochs"]
-        warmup = min(tp["warmup_steps"], int(MAX_WARMUP_FRACTION * total_steps))
-        if warmup < tp["warmup_steps"]:
-            self._log(f"train.warmup_steps {tp['warmup_steps']} > a tenth of the {total_steps}-step run: "
+        total_steps = self.steps_per_epoch * cfg.epochs
+        warmup = min(cfg.warmup_steps, int(MAX_WARMUP_FRACTION * total_steps))
+        if warmup < cfg.warmup_steps:
+            self._log(f"train.warmup_steps {cfg.warmup_steps} > a tenth of the {total_steps}-step run: "
                       f"warmup clipped to {warmup} steps")
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(warmup, total_steps))
 
@@ -313,14 +313,14 @@ class TrainingSession:
 
     def _data_loader(self, clips: CaptionedClips, **batching) -> DataLoader:
         """`train.num_workers` workers; pinned batches when they go to a GPU."""
-        return DataLoader(clips, collate_fn=self.collate, num_workers=self.params["num_workers"],
+        return DataLoader(clips, collate_fn=self.collate, num_workers=self.cfg.num_workers,
                           pin_memory=self.device.type == "cuda", **batching)
 
     def loader(self, epoch: int) -> DataLoader:
         """This process's batches of the epoch: order and augmentations depend on (seed, epoch)
         only, and the global batches on neither the number of processes nor of workers."""
         self.train_clips.epoch = epoch
-        order = torch.Generator().manual_seed(self.params["seed"] * 100_003 + epoch)
+        order = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
         return self._data_loader(self.train_clips, generator=order,
                                  batch_sampler=RankBatches(len(self.train_clips), self.batch_size, self.world, order))
 
@@ -343,14 +343,14 @@ class TrainingSession:
         if self.caption_similarity is None:
             return None
         captions = gather_batch(self.caption_similarity[batch["similarity_rows"].to(self.device)], self.world)
-        same = captions @ captions.T > self.params["false_negative_threshold"]
+        same = captions @ captions.T > self.cfg.false_negative_threshold
         return same & ~torch.eye(len(same), dtype=torch.bool, device=same.device)
 
     def step(self, batch: dict) -> torch.Tensor:
         """One optimisation step; returns the global batch's loss, on the device."""
         loss = self.gradients(batch)
         torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]],
-                                       self.params["grad_clip"])
+                                       self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         return loss
@@ -368,6 +368,19 @@ class TrainingSession:
 
     def validate(self) -> dict[str, float]:
         return validate(self.embedder, self.val_loader, self.device)
+
+    def check_finite(self, epoch: int, train_loss: float) -> None:
+        """A diverged run stops after its first bad epoch, before it writes anything."""
+        if math.isfinite(train_loss):
+            bad = next((name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()), None)
+            if bad is None:
+                return
+            what = f"the weight {bad} is not finite"
+        else:
+            what = f"the training loss is {train_loss}"
+        raise DataError(PARAMS_FILE, f"train: {what} after epoch {epoch + 1}: the run diverged (train.lr "
+                                     f"{self.cfg.lr:g}); nothing was written, the previous model folder and "
+                                     f"dvclive output are kept")
 
     def save_checkpoint(self, history: list[dict]) -> None:
         save_state(self.checkpoint, {"model": _trainable_state(self.model),
@@ -390,35 +403,30 @@ class TrainingSession:
         return state["history"]
 
 
-def train(model_params: dict, train_params: dict, stop_after_epochs: int | None = None,
-          text_pretrained: bool = True) -> list[dict]:
-    """Train (or resume) the run `train_params` describes; returns the per-epoch metrics.
+def train(model_cfg: Model, text_cfg: Text, cfg: Train) -> list[dict]:
+    """Train (or resume) the run `cfg` describes; returns the per-epoch metrics.
 
     Under torchrun every process trains and resumes from the same checkpoint; rank 0 alone
     validates and writes dvclive, the checkpoint and the model folder while the others wait.
-    `stop_after_epochs` ends the run after that many epochs, leaving its checkpoint as a
-    killed run would (for tests). `text_pretrained=False` is for tests only.
     """
-    check_writable(folders=[train_params["model_dir"], train_params["live_dir"], train_params["checkpoint_dir"]])
-    with process_group(pick_device(train_params["device"]).type) as world:
-        session = TrainingSession(model_params, train_params, text_pretrained, world)
+    check_writable(folders=[cfg.model_dir, cfg.live_dir, cfg.checkpoint_dir])
+    with process_group(pick_device(cfg.device).type) as world:
+        session = TrainingSession(model_cfg, text_cfg, cfg, world)
         history = session.load_checkpoint()
-        n_epochs = train_params["epochs"]
-        for epoch in range(len(history), n_epochs):
+        for epoch in range(len(history), cfg.epochs):
             row = session.train_epoch(epoch)
+            session.check_finite(epoch, row["train_loss"])
             if world.is_main:
                 row.update(session.validate(), temperature=session.temperature().item(),
                            lr=session.scheduler.get_last_lr()[0])
                 history.append(row)
-                write_live(train_params["live_dir"], history)
-                print(f"epoch {epoch + 1}/{n_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()),
+                write_live(cfg.live_dir, history)
+                print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()),
                       flush=True)
                 session.save_checkpoint(history)
             history = from_main(history, world)
-            if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
-                return history
         if world.is_main:
-            save_model(train_params["model_dir"], session.model, session.config)
+            save_model(cfg.model_dir, session.model, session.config)
             session.checkpoint.unlink(missing_ok=True)
             session.checkpoint.parent.rmdir()
         return from_main(history, world)

@@ -26,11 +26,12 @@ single-person clips with the person-B policy (sources/common.py).
 """
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,8 @@ from tqdm import tqdm
 
 from textmotion import skeleton as sk
 from textmotion.errors import DataError
-from textmotion.io import read_csv_strings, read_json
-from textmotion.layout import MAX_CAPTIONS, MIN_FRAMES
+from textmotion.io import is_one_line, read_csv_strings, read_json
+from textmotion.layout import MAX_CAPTIONS, MIN_FRAMES, check_finite
 from textmotion.sources.common import PERSON_B_POLICY, Clip, with_person_b
 from textmotion.upright import dominant_axis
 
@@ -124,7 +125,7 @@ def read_captions(path: Path, stems: set[str]) -> dict[str, list[str]]:
         stem = _file_key(name)
         if stem not in stems:
             raise DataError(path, f"line {line}: {name!r} is not a BVH file of the source folder")
-        if not text.strip() or len(text.splitlines()) != 1:
+        if not text.strip() or not is_one_line(text):
             raise DataError(path, f"line {line}: the caption must be one non-blank line")
         captions.setdefault(stem, []).append(text.strip())
         if len(captions[stem]) > MAX_CAPTIONS:
@@ -159,13 +160,18 @@ def caption_from_name(stem: str, path: Path) -> str:
 # --- one file -----------------------------------------------------------------------------
 
 def read_rig(path: Path) -> pybvh.Bvh:
+    """The file as pybvh reads it, with a positive frame rate and finite channel values."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pybvh.read_bvh_file(path, world_up="+y")
+            rig = pybvh.read_bvh_file(path, world_up="+y")
     except (ValueError, OSError, UnicodeDecodeError, IndexError) as err:
         reason = str(err).split(";")[0].splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(path, f"not a readable BVH file ({reason})") from None
+    if not (math.isfinite(rig.fps) and rig.fps > 0):
+        raise DataError(path, f"Frame Time must be a finite number of seconds > 0, got {rig.frame_time}")
+    check_finite(np.concatenate([rig.root_pos, rig.joint_angles.reshape(rig.frame_count, -1)], axis=1), path)
+    return rig
 
 
 def mapped_joints(rig: pybvh.Bvh, path: Path, joint_map: dict[str, str] | None) -> tuple[str, list[int]]:
@@ -297,7 +303,7 @@ def place_on_floor(persons: list[Person]) -> list[np.ndarray]:
 # --- a folder -----------------------------------------------------------------------------
 
 def read_bvh_folder(source: Path, fps: float | None, joint_map_path: Path | None, captions_path: Path | None,
-                    pairs_path: Path | None, units: str) -> tuple[Iterator[Clip], dict]:
+                    pairs_path: Path | None, units: str) -> tuple[Generator[Clip, None, None], dict]:
     """The clips of a folder of BVH files (searched recursively; lazily) and the dataset.json entries."""
     if not source.is_dir():
         raise DataError(source, "folder not found (expected a folder of .bvh files)")
@@ -318,19 +324,23 @@ def read_bvh_folder(source: Path, fps: float | None, joint_map_path: Path | None
                    "fk_residual_m": {"max": 0.0, "mean": 0.0}}
     residuals: list[float] = []
 
-    def clips() -> Iterator[Clip]:
-        for item in tqdm(items, desc="bvh", unit="clip"):
-            persons = [read_person(files[stem], joint_map, fps, units) for stem in item]
-            for person in persons:
-                stats["units"][person.units] = stats["units"].get(person.units, 0) + 1
-                stats["rigs"][person.rig] = stats["rigs"].get(person.rig, 0) + 1
-                residuals.append(person.fk_residual)
-            stats["fk_residual_m"] = {"max": max(residuals), "mean": float(np.mean(residuals))}
-            clip_captions = next((captions[stem] for stem in item if stem in captions), None)
-            if clip_captions is None:
-                stats["captions_from_file_names"] += 1
-                clip_captions = [caption_from_name(item[0], files[item[0]])]
-            yield Clip("+".join(item), with_person_b(*place_on_floor(persons)), clip_captions, "train")
+    def clips() -> Generator[Clip, None, None]:
+        with tqdm(items, desc="bvh", unit="clip") as bar:
+            for item in bar:
+                persons = [read_person(files[stem], joint_map, fps, units) for stem in item]
+                for person in persons:
+                    stats["units"][person.units] = stats["units"].get(person.units, 0) + 1
+                    stats["rigs"][person.rig] = stats["rigs"].get(person.rig, 0) + 1
+                    residuals.append(person.fk_residual)
+                stats["fk_residual_m"] = {"max": max(residuals), "mean": float(np.mean(residuals))}
+                captioned = next((stem for stem in item if stem in captions), None)
+                if captioned is None:
+                    stats["captions_from_file_names"] += 1
+                    clip_captions, caption_file = [caption_from_name(item[0], files[item[0]])], files[item[0]]
+                else:
+                    clip_captions, caption_file = captions[captioned], captions_path
+                yield Clip("+".join(item), with_person_b(*place_on_floor(persons)), clip_captions, "train",
+                           motion_file=files[item[0]], caption_file=caption_file)
 
     info = {"source": "bvh", "source_path": str(source), "fps": fps, "up_axis": "y",
             "joint_map": str(joint_map_path) if joint_map_path else "built-in rigs: " + ", ".join(RIGS),

@@ -16,15 +16,18 @@ Person A is the positions of new_joints and the rotations of new_joint_vecs, as 
 person B follows the person-B policy (sources/common.py: absent). A caption whose span is
 not the whole clip makes a clip of its own, frames int(start x 20) to int(end x 20) as the
 loader cuts them, named <id>_<first>-<end>; captions of the same span share one clip (the
-first three kept). A clip with no whole-clip caption is only its spans. A mirrored M<id>
-takes the split of <id> wherever the release lists <id>, so a clip and its mirror image are
-never on both sides of a split.
+first three kept). A clip with no whole-clip caption is only its spans. A span (or a whole
+clip) with fewer than two frames at the output rate, too short or past the end of its motion,
+is left out, as the loader skips short spans: dataset.json counts them (`spans_too_short`)
+and the import says on the console how many and the first caption file with one. A
+mirrored M<id> takes the split of <id> wherever the release lists <id>, so a clip and its
+mirror image are never on both sides of a split.
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 from tqdm import tqdm
@@ -51,7 +54,7 @@ def read_splits(source: Path) -> dict[str, str]:
         path = source / f"{split}.txt"
         if not path.is_file():
             raise DataError(path, "split list not found (HumanML3D's train.txt, val.txt, test.txt)")
-        for _, clip_id in read_lines(path):
+        for _, clip_id in read_lines(path, ids=True):
             if listed.setdefault(clip_id, split) != split:
                 raise DataError(path, f"id {clip_id!r} is also in {listed[clip_id]}.txt")
     return {clip_id: listed.get(original_of(clip_id), split) for clip_id, split in listed.items()}
@@ -100,7 +103,7 @@ def person_features(source: Path, clip_id: str) -> np.ndarray:
     return np.concatenate([joints.reshape(len(joints), -1), vecs[:, ROTATIONS]], axis=1)
 
 
-def read_humanml3d(source: Path, fps: float | None) -> tuple[Iterator[Clip], dict]:
+def read_humanml3d(source: Path, fps: float | None) -> tuple[Generator[Clip, None, None], dict]:
     """The clips of a HumanML3D folder (lazily) and the dataset.json entries."""
     joints_dir = source / "new_joints"
     if not joints_dir.is_dir():
@@ -111,20 +114,28 @@ def read_humanml3d(source: Path, fps: float | None) -> tuple[Iterator[Clip], dic
     fps = fps or FPS
     counts = {"listed_without_motion": len(set(splits) - available), "span_clips": 0,
               "spans_too_short": 0, "captions_dropped": 0}
+    too_short: list[Path] = []  # the caption file of each span left out, in order
 
-    def clips() -> Iterator[Clip]:
-        for clip_id in tqdm(ids, desc="humanml3d", unit="motion"):
-            person = person_features(source, clip_id)
-            for (first, stop), captions in frame_spans(source / "texts" / f"{clip_id}.txt", len(person)).items():
-                whole = (first, stop) == (0, len(person))
-                if stop - first < MIN_FRAMES:
-                    counts["spans_too_short"] += 1
-                    continue
-                counts["span_clips"] += not whole
-                counts["captions_dropped"] += max(0, len(captions) - MAX_CAPTIONS)
-                yield Clip(clip_id if whole else f"{clip_id}_{first}-{stop}",
-                           resample(with_person_b(person[first:stop]), FPS, fps), captions[:MAX_CAPTIONS],
-                           splits[clip_id])
+    def clips() -> Generator[Clip, None, None]:
+        with tqdm(ids, desc="humanml3d", unit="motion") as bar:
+            for clip_id in bar:
+                person = person_features(source, clip_id)
+                texts = source / "texts" / f"{clip_id}.txt"
+                for (first, stop), captions in frame_spans(texts, len(person)).items():
+                    motion = resample(with_person_b(person[first:stop]), FPS, fps)
+                    if len(motion) < MIN_FRAMES:
+                        counts["spans_too_short"] += 1
+                        too_short.append(texts)
+                        continue
+                    whole = (first, stop) == (0, len(person))
+                    counts["span_clips"] += not whole
+                    counts["captions_dropped"] += max(0, len(captions) - MAX_CAPTIONS)
+                    yield Clip(clip_id if whole else f"{clip_id}_{first}-{stop}", motion, captions[:MAX_CAPTIONS],
+                               splits[clip_id], motion_file=source / "new_joints" / f"{clip_id}.npy",
+                               caption_file=texts)
+        if too_short:
+            print(f"left out {len(too_short)} caption span(s) with fewer than {MIN_FRAMES} frames at {fps:g} fps "
+                  f"(too short, or past the end of the motion); the first in {too_short[0]}")
 
     info = {"source": "humanml3d", "source_path": str(source), "fps": fps, "source_fps": FPS, "up_axis": "y",
             "person_b": PERSON_B_POLICY,

@@ -19,7 +19,7 @@ length are cut to the shorter, more than three captions to the first three.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 from tqdm import tqdm
@@ -48,13 +48,13 @@ def read_splits(source: Path, ids: list[str]) -> tuple[dict[str, str], dict]:
     """Clip id → split for the ids that have files, and counts of what was left out."""
     lists = {split: split_file(source, f"{split}.txt") for split in ("train", "val", "test")}
     ignore_path = split_file(source, "ignore_list.txt")
-    ignored = {clip for _, clip in read_lines(ignore_path)} if ignore_path else set()
+    ignored = {clip for _, clip in read_lines(ignore_path, ids=True)} if ignore_path else set()
     if not any(lists.values()):
         return {clip: "train" for clip in ids if clip not in ignored}, {"ignored": len(ignored & set(ids)),
                                                                           "in_no_split": 0}
     known, splits = set(ids), {}
     for split, path in lists.items():
-        for _, clip in read_lines(path) if path else []:
+        for _, clip in read_lines(path, ids=True) if path else []:
             if clip in ignored:
                 continue
             if clip not in known:
@@ -73,7 +73,7 @@ def person_features(path: Path) -> np.ndarray:
     return np.concatenate([array[:, POSITIONS], array[:, ROTATIONS]], axis=1)
 
 
-def read_interhuman(source: Path, fps: float | None) -> tuple[Iterator[Clip], dict]:
+def read_interhuman(source: Path, fps: float | None) -> tuple[Generator[Clip, None, None], dict]:
     """The clips of an InterHuman release folder (lazily) and the dataset.json entries."""
     person1 = source / "motions_processed" / PERSONS[0]
     if not person1.is_dir():
@@ -83,18 +83,22 @@ def read_interhuman(source: Path, fps: float | None) -> tuple[Iterator[Clip], di
     fps = fps or FPS
     counts = {"persons_cut_to_shorter": 0, "captions_dropped": 0}
 
-    def clips() -> Iterator[Clip]:
-        for clip_id in tqdm([clip for clip in ids if clip in splits], desc="interhuman", unit="clip"):
-            persons = [person_features(source / "motions_processed" / person / f"{clip_id}.npy")
-                       for person in PERSONS]
-            n_frames = min(len(person) for person in persons)
-            counts["persons_cut_to_shorter"] += len({len(person) for person in persons}) > 1
-            captions = [caption for _, caption in read_lines(source / "annots" / f"{clip_id}.txt")]
-            if not captions:
-                raise DataError(source / "annots" / f"{clip_id}.txt", "no caption")
-            counts["captions_dropped"] += max(0, len(captions) - MAX_CAPTIONS)
-            motion = np.concatenate([person[:n_frames] for person in persons], axis=1)
-            yield Clip(clip_id, resample(motion, FPS, fps), captions[:MAX_CAPTIONS], splits[clip_id])
+    def clips() -> Generator[Clip, None, None]:
+        with tqdm([clip for clip in ids if clip in splits], desc="interhuman", unit="clip") as bar:
+            for clip_id in bar:
+                paths = [source / "motions_processed" / person / f"{clip_id}.npy" for person in PERSONS]
+                persons = [person_features(path) for path in paths]
+                lengths = [len(person) for person in persons]
+                n_frames = min(lengths)
+                counts["persons_cut_to_shorter"] += len(set(lengths)) > 1
+                annots = source / "annots" / f"{clip_id}.txt"
+                captions = [caption for _, caption in read_lines(annots)]
+                if not captions:
+                    raise DataError(annots, "no caption")
+                counts["captions_dropped"] += max(0, len(captions) - MAX_CAPTIONS)
+                motion = np.concatenate([person[:n_frames] for person in persons], axis=1)
+                yield Clip(clip_id, resample(motion, FPS, fps), captions[:MAX_CAPTIONS], splits[clip_id],
+                           motion_file=paths[lengths.index(n_frames)], caption_file=annots)  # the shorter person
 
     info = {"source": "interhuman", "source_path": str(source), "fps": fps, "source_fps": FPS,
             "up_axis": "z", "left_out": left_out, "adjustments": counts}

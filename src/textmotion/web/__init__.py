@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -32,14 +33,21 @@ ASSETS = {
 }
 INDEX = STATIC / "index.html"
 POSITION_DECIMALS = 3  # millimetres
+# frames of one clip sent to the player: a minute at the challenge's 20 fps, about 1 MB of JSON
+MAX_PLAYER_FRAMES = 1200
 
 
 def clip_payload(clip_id: str, motion: np.ndarray, fps: float) -> dict:
     """What the player needs of a (T, 384) motion: the joint positions of the persons present,
     upright as `render` draws them (frame, person, joint, xyz flattened), the bones, and the
-    stick-figure colours of `render`."""
-    positions = motion_positions(motion)
-    return {"id": clip_id, "fps": float(fps), "frames": len(positions), "persons": positions.shape[1],
+    stick-figure colours of `render`.
+
+    A clip over MAX_PLAYER_FRAMES frames is sent every n-th frame (the smallest n that fits)
+    at fps / n: it plays for its whole duration, and the payload stays bounded however long
+    the clip is."""
+    step = max(1, math.ceil(len(motion) / MAX_PLAYER_FRAMES))
+    positions = motion_positions(motion[::step])
+    return {"id": clip_id, "fps": float(fps) / step, "frames": len(positions), "persons": positions.shape[1],
             "joints": sk.N_JOINTS,
             "bones": [list(bone) for bone in BONES], "left": LEFT_BONE.tolist(), "head": sk.JOINT["head"],
             "colours": [list(pair) for pair in PERSON_COLOURS],

@@ -34,6 +34,7 @@ import numpy as np
 from textmotion.errors import DataError, run_cli
 from textmotion.groups import QueryGroup
 from textmotion.io import read_json, write_json
+from textmotion.sources.common import read_lines
 from textmotion.sources.synthetic import vocabulary as vocab
 from textmotion.sources.synthetic.motion import synthesize
 from textmotion.sources.synthetic.spec import BOTH, sample_spec, validate_spec
@@ -214,20 +215,13 @@ def map_caption(caption: str) -> KitMatch | None:
 
 
 # ---- the derived query set -------------------------------------------------------------------
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataError(path, f"cannot read: {err.strerror or err}") from err
-
-
 def derive_queries(kit_root: str | Path) -> tuple[list[dict], dict]:
     """Queries from every test-split caption the rules map, and counts of what matched.
 
     Mirrored clips (ids starting with M) are left out: their captions are the originals with
     left and right swapped by a program, not wording people wrote."""
     annotations = read_json(Path(kit_root) / "annotations.json")
-    test_ids = _read_text(Path(kit_root) / "splits" / "test.txt").split()
+    test_ids = [clip_id for _, clip_id in read_lines(Path(kit_root) / "splits" / "test.txt", ids=True)]
     queries, n_captions = [], 0
     originals = [clip_id for clip_id in test_ids if not clip_id.startswith("M")]
     for clip_id in originals:
