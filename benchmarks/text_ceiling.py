@@ -13,7 +13,7 @@ trained on top of it can learn from the training phrasings.
    how often the model puts an unseen idiom ("lean forward from the hips in a polite gesture")
    closest to its own action ("bow").
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/text_ceiling.py [--text-model mpnet]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/text_ceiling.py --text-model minilm mpnet
 The data stages must have run first (`dvc repro make_val`).
 """
 from __future__ import annotations
@@ -97,11 +97,17 @@ def phrase_to_action(embed: Embed) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--text-model", default="minilm",
-                        help="minilm, mpnet, or a sentence-transformers folder (default: minilm)")
-    embed = sentence_model(parser.parse_args().text_model)
-    for name, value in {**caption_to_caption(embed), **phrase_to_action(embed)}.items():
-        print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+    parser.add_argument("--text-model", nargs="+", default=["minilm"],
+                        help="one or more of minilm, mpnet, a sentence-transformers folder (default: minilm)")
+    results = {}
+    for name in parser.parse_args().text_model:
+        embed = sentence_model(name)
+        results[name] = {**caption_to_caption(embed), **phrase_to_action(embed)}
+    names = list(results)
+    print(f"{'measure':<36}" + "".join(f"{name[-12:]:>14}" for name in names))
+    for measure in results[names[0]]:
+        print(f"{measure:<36}" + "".join(f"{results[name][measure]:>14.3f}" if isinstance(results[name][measure], float)
+                                         else f"{results[name][measure]:>14}" for name in names))
 
 
 if __name__ == "__main__":

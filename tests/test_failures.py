@@ -32,6 +32,7 @@ SRC = REPO / "src"
 TINY = {
     "generate": {"n_clips": 40, "n_test_clips": 12, "n_test_queries": 3, "n_candidates": 8},
     "preprocess": {"val_fraction": 0.3},
+    "text": {"encoder": "minilm"},  # the small text backbone: the failures do not depend on which
     "make_val": {"n_groups": 4, "n_candidates": 8},
     "model": {"embed_dim": 16, "d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32, "patch_size": 2,
               "max_frames": 24},

