@@ -12,13 +12,13 @@ The data stages must have run first (`dvc repro make_val`, or `dvc repro`).
 
 Results go to `benchmarks/results/ablations*.json` (`--results`: one file per concurrent
 process), one record per (row, seed), written after each run, so an interrupted sweep resumes
-where it stopped; `--table` writes, from all of them, the table (`docs/ablations.md`, and the
-README between its `ablations` markers): mean ± std over seeds, train seconds, the first-run
-seconds of encoding every caption with the row's text backbone (the encode_text stage; rows
-measured before that stage existed encoded inside their train seconds), and each row's
-difference from the default, called "no difference" when smaller than twice the larger of the
-two rows' seed-to-seed std; each row is compared with the first, `baseline`, and a row with fewer
-than 3 seeds is shown but not judged.
+where it stopped; `--table` writes, from all of them, the table (between the `ablations`
+markers of `docs/ablations.md`): mean ± std over seeds, train seconds, the first-run seconds of
+encoding every caption with the row's text backbone, and how many captions that was (the
+encode_text stage; rows measured before that stage existed encoded inside their train seconds),
+and each row's difference from the default, called "no difference" when smaller than twice the
+larger of the two rows' seed-to-seed std; each row is compared with the first, `baseline`, and
+a row with fewer than 3 seeds is shown but not judged.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ablations.py --seeds 0 1 2 --threads 1
 
@@ -50,9 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 ENCODE_TIMES = RESULTS_DIR / "text_features.json"  # text.encoder → seconds encode_text took, and for how many captions
 FEATURES_DIR = REPO / "data" / "ablation_text_features"  # git-ignored: each backbone's caption features
-TABLE = REPO / "docs" / "ablations.md"
-README = REPO / "README.md"
-README_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
+TABLE = REPO / "docs" / "ablations.md"  # the table goes between its markers, the prose around them stays
+TABLE_MARKERS = ("<!-- ablations:start -->", "<!-- ablations:end -->")
 # (name, {section.key: value}, what the row changes). "default" is the params.yaml as it is.
 # NO_LENGTH: the defaults before the table; LENGTH_PARAPHRASES: the first defaults it chose.
 # Every row sets what it changes from one of them, so rows stay comparable whatever
@@ -92,18 +91,24 @@ ROWS = [
     # the text side: backbones and heads, on the row above; features from encode_text's float16 cache
     ("text: MiniLM pooled, float16 features", {**TEXT_NOISE, **MINILM_POOLED},
      "the row above with its caption features read from encode_text's float16 cache (it computed them in float32)"),
-    ("text: mpnet pooled, no text noise", {**TEXT_NOISE, **MPNET, "train.text_noise": 0.0},
-     "all-mpnet-base-v2's pooled sentence vector instead of MiniLM's, without text-feature noise"),
     ("text: mpnet pooled", {**TEXT_NOISE, **MPNET}, "all-mpnet-base-v2's pooled sentence vector, text noise 0.6"),
+    ("text: mpnet pooled, no paraphrases", {**TEXT_NOISE, **MPNET, "train.paraphrases": False},
+     "the row above without the 8 paraphrases per clip: 2,937 captions to encode instead of 12,552"),
+    ("text: mpnet pooled, no paraphrases, no text noise",
+     {**TEXT_NOISE, **MPNET, "train.paraphrases": False, "train.text_noise": 0.0},
+     "the row above without text-feature noise"),
     ("text: MiniLM tokens", {**TEXT_NOISE, **MINILM_POOLED, **TOKENS},
      "a 2-layer, 256-wide Transformer over MiniLM's token states, mean-pooled (noise on each token's state)"),
-    ("text: mpnet tokens", {**TEXT_NOISE, **MPNET, **TOKENS},
-     "the same head over all-mpnet-base-v2's token states"),
-    ("text: mpnet tokens, first token", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "first"},
+    ("text: mpnet tokens, no paraphrases", {**TEXT_NOISE, **MPNET, **TOKENS, "train.paraphrases": False},
+     "the token-level head over all-mpnet-base-v2, mean-pooled, without paraphrases"),
+    ("text: mpnet tokens, no paraphrases, first token",
+     {**TEXT_NOISE, **MPNET, **TOKENS, "train.paraphrases": False, "model.text_pooling": "first"},
      "the head's first token (<s>) as the caption's vector"),
-    ("text: mpnet tokens, end token", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "end"},
+    ("text: mpnet tokens, no paraphrases, end token",
+     {**TEXT_NOISE, **MPNET, **TOKENS, "train.paraphrases": False, "model.text_pooling": "end"},
      "the head's end token (</s>) as the caption's vector, as InterGen's evaluator pools"),
-    ("text: mpnet tokens, attention pooling", {**TEXT_NOISE, **MPNET, **TOKENS, "model.text_pooling": "attention"},
+    ("text: mpnet tokens, no paraphrases, attention pooling",
+     {**TEXT_NOISE, **MPNET, **TOKENS, "train.paraphrases": False, "model.text_pooling": "attention"},
      "the head's tokens weighted by attention to a learned query"),
 ]
 MIN_SEEDS = 3  # fewer: shown, not judged
@@ -195,9 +200,8 @@ def write_table() -> None:
     metrics = [m for m in METRICS if all(m in r for runs in by_row.values() for r in runs)]
     base_name = ROWS[0][0]
     base = {m: mean_std([r[m] for r in by_row[base_name]]) for m in metrics}
-    encode_s = {encoder: times["seconds"] for encoder, times in
-                (json.loads(ENCODE_TIMES.read_text()) if ENCODE_TIMES.exists() else {}).items()}
-    lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s | encode s |",
+    encoded = json.loads(ENCODE_TIMES.read_text()) if ENCODE_TIMES.exists() else {}
+    lines = ["| row | change | seeds | " + " | ".join(metrics) + " | train s | encode s (captions) |",
              "|---|---|---|" + "---|" * (len(metrics) + 2)]
     for name, overrides, what in ROWS:
         runs = by_row.get(name)
@@ -215,18 +219,17 @@ def write_table() -> None:
                 cell += f" ({delta:+.3f}, {verdict})"
             cells.append(cell)
         train_s = statistics.median(r["train_s"] for r in runs)
-        encoded = encode_s.get(overrides["text.encoder"])
+        times = encoded.get(overrides["text.encoder"])
         lines.append(f"| {name} | {what} | {len(runs)} | " + " | ".join(cells) + f" | {train_s:.0f} | "
-                     + (f"{encoded:.0f} |" if encoded is not None else "– |"))
+                     + (f"{times['seconds']:.0f} ({times['captions']:,}) |" if times else "– |"))
     table = ("<!-- generated by benchmarks/ablations.py --table from benchmarks/results/ablations*.json -->\n"
              + "\n".join(lines) + "\n")
-    TABLE.parent.mkdir(exist_ok=True)
-    TABLE.write_text(table)
-    readme = README.read_text()
-    start, end = README_MARKERS
-    if start in readme and end in readme:
-        head, rest = readme.split(start, 1)
-        README.write_text(head + start + "\n" + table + rest[rest.index(end):])
+    start, end = TABLE_MARKERS
+    doc = TABLE.read_text() if TABLE.exists() else f"{start}\n{end}\n"
+    if start not in doc or end not in doc:
+        raise SystemExit(f"error: {TABLE}: no {start} ... {end} markers to write the table between")
+    head, rest = doc.split(start, 1)
+    TABLE.write_text(head + start + "\n" + table + rest[rest.index(end):])
     print(table)
 
 

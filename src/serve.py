@@ -240,6 +240,9 @@ def running(app: FastAPI, listener: socket.socket | None = None) -> Iterator[Ser
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        if thread.is_alive():  # a graceful shutdown still waiting on a connection: drop it
+            server.force_exit = True
+            thread.join(timeout=5)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -258,12 +261,13 @@ def main(argv: list[str] | None = None) -> None:
     with listening_socket(args.host, args.port) as listener:
         model = load_model(args.model)
         indexed = EmbeddingCache(args.cache).index(args.gallery, model, args.model)
-        with running(create_app(model, args.model.name, indexed, args.host), listener) as served:
-            print(f"{len(indexed.gallery)} clips of {args.gallery} under {args.model}: open {served.url}/", flush=True)
-            try:
+        try:  # Ctrl-C stops it quietly, also between the printed URL and the wait
+            with running(create_app(model, args.model.name, indexed, args.host), listener) as served:
+                print(f"{len(indexed.gallery)} clips of {args.gallery} under {args.model}: open {served.url}/",
+                      flush=True)
                 served.wait()
-            except KeyboardInterrupt:
-                pass
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

@@ -55,6 +55,17 @@ def test_a_good_folder_loads(folder):
     assert encode_texts(load_model(folder, device="cpu"), ["a person waves"]).shape == (1, 16)
 
 
+def test_texts_come_back_in_their_order_whatever_the_batching(saved, monkeypatch):
+    # encode_texts batches texts shortest first; each row must still be its own text's
+    model = load_model(saved, device="cpu")
+    texts = ["two people shake hands, then one of them waves twice", "jumps", "a person walks forward",
+             "hop", "someone sits down slowly on a chair"]
+    alone = np.concatenate([encode_texts(model, [text]) for text in texts])
+    monkeypatch.setattr("textmotion.retrieval.TEXT_BATCH", 2)
+    np.testing.assert_allclose(encode_texts(model, texts), alone, rtol=0, atol=1e-5)
+    assert encode_texts(model, []).shape == (0, 16)
+
+
 @pytest.mark.parametrize("name", ["motion_encoder.pt", "text_encoder.pt", "config.json", "stats.npz"])
 def test_missing_file(folder, name):
     (folder / name).unlink()

@@ -278,13 +278,19 @@ def test_an_address_of_another_machine_is_one_error_line_before_the_model_loads(
         1, "", "error: --host: cannot listen on 192.0.2.1:8000: Cannot assign requested address\n")
 
 
+def answer_ctrl_c() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background (`cmd &` in a script)
+    ignores SIGINT, its children inherit that, and the server would never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_printed_url_answers_at_once_and_ctrl_c_stops_quietly(trained, tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, str(REPO / "src" / "serve.py"), "--gallery", str(trained[0]),
                                "--model", str(trained[1]), "--cache", str(tmp_path / "cache"), "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"}, preexec_fn=answer_ctrl_c)
     try:
         printed = server.stdout.readline()  # once the server answers, or "" when it has ended
         assert printed.endswith(f": open http://127.0.0.1:{port}/\n"), printed

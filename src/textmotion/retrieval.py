@@ -26,7 +26,7 @@ from textmotion.layout import QueryBatch, load_motion
 from textmotion.model_io import RetrievalModel
 
 MAX_QUERY_CHARS = 300  # a search sentence, as search.py and serve.py accept it (captions are far shorter)
-TEXT_BATCH, MOTION_BATCH, CHUNK_SIZE = 256, 64, 256
+TEXT_BATCH, MOTION_BATCH, CHUNK_SIZE = 64, 64, 256
 
 
 def query_problem(text: str) -> str | None:
@@ -41,11 +41,15 @@ def query_problem(text: str) -> str | None:
 
 @torch.no_grad()
 def encode_texts(model: RetrievalModel, texts: Sequence[str]) -> np.ndarray:
-    """(N, D) float32, L2-normalised."""
+    """(N, D) float32, L2-normalised, in the order of `texts`. They are encoded shortest first,
+    so a batch pads little: a backbone's cost grows with its batch's longest text."""
     model.eval()
     encoder = model.text_encoder
-    chunks = [encoder.project(features) for features in encoder.features_of(list(texts), TEXT_BATCH)]
-    return _stack(chunks, encoder.projection.out_features)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    chunks = [encoder.project(features) for features in encoder.features_of([texts[i] for i in order], TEXT_BATCH)]
+    embeddings = np.empty((len(texts), encoder.projection.out_features), dtype=np.float32)
+    embeddings[order] = _stack(chunks, encoder.projection.out_features)
+    return embeddings
 
 
 @torch.no_grad()
